@@ -1,0 +1,4 @@
+import { createApiKeySchema } from '@agentfleet/contracts';
+import { createZodDto } from 'nestjs-zod';
+
+export class CreateApiKeyDto extends createZodDto(createApiKeySchema) {}

@@ -1,0 +1,71 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
+import { loggerOptions } from '@agentfleet/infra-observability';
+import { randomUUID } from 'node:crypto';
+import { AdminAuditController } from './admin/admin-audit.controller';
+import { AdminWorkersController } from './admin/admin-workers.controller';
+import { ApiKeysController } from './api-keys/api-keys.controller';
+import { AuthGuard } from './common/auth.guard';
+import { ErrorFilter } from './common/error.filter';
+import { ValidationPipe } from './common/validation.pipe';
+import type { ControlPlaneEnv } from './env';
+import { ReaperService } from './fleet/reaper.service';
+import { HealthController } from './health/health.controller';
+import { InfrastructureModule } from './infrastructure.module';
+import { OrganizationsController } from './organizations/organizations.controller';
+import { USE_CASE_PROVIDERS } from './use-cases.providers';
+import { UsersController } from './users/users.controller';
+import { WorkerTokensController } from './worker-tokens/worker-tokens.controller';
+import { WorkersController } from './workers/workers.controller';
+
+@Module({})
+export class AppModule {
+  static forRoot(env: ControlPlaneEnv): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        InfrastructureModule.forRoot(env),
+        TerminusModule.forRoot({ logger: false }),
+        LoggerModule.forRoot({
+          pinoHttp: {
+            ...loggerOptions({
+              level: env.AGENTFLEET_LOG_LEVEL,
+              format: env.AGENTFLEET_LOG_FORMAT,
+              service: 'control-plane',
+            }),
+            genReqId: (req, res) => {
+              const given = req.headers['x-request-id'];
+              const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+              res.setHeader('x-request-id', id);
+              return id;
+            },
+            customProps: (req) => {
+              const p = (req as { principal?: { organizationId: string; apiKeyId: string } }).principal;
+              return p ? { organization_id: p.organizationId, api_key_id: p.apiKeyId } : {};
+            },
+            autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+          },
+        }),
+      ],
+      controllers: [
+        HealthController,
+        OrganizationsController,
+        UsersController,
+        ApiKeysController,
+        WorkerTokensController,
+        WorkersController,
+        AdminWorkersController,
+        AdminAuditController,
+      ],
+      providers: [
+        ...USE_CASE_PROVIDERS,
+        ReaperService,
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_PIPE, useClass: ValidationPipe },
+        { provide: APP_FILTER, useClass: ErrorFilter },
+      ],
+    };
+  }
+}

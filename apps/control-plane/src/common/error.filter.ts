@@ -1,0 +1,109 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { DomainError, RateLimitedError } from '@agentfleet/domain';
+import type { Response } from 'express';
+
+const STATUS: Record<DomainError['kind'], number> = {
+  not_found: 404,
+  conflict: 409,
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  rate_limited: 429,
+  unavailable: 503,
+};
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  limit?: number;
+}
+
+/**
+ * One error shape for every failure: `{ statusCode, error, message, errors?: [{ field, message }] }`.
+ * Unexpected errors are logged with their stack and answered with a bare 500 (no internals leak).
+ */
+@Catch()
+export class ErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('http');
+
+  catch(exception: unknown, host: ArgumentsHost) {
+    sendError(host.switchToHttp().getResponse<Response>(), exception, this.logger);
+  }
+}
+
+/** Writes the error response; shared by the filter and the body-parser error middleware. */
+export function sendError(res: Response, exception: unknown, logger: Logger) {
+  const { status, body } = describeError(exception, logger);
+  if (exception instanceof RateLimitedError)
+    res.setHeader('Retry-After', String(exception.retryAfterSeconds));
+  if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+  res.status(status).json({ statusCode: status, ...body });
+}
+
+/** True for the errors Express' body parser raises (malformed JSON, too large, bad encoding). */
+export function isBodyParserError(e: unknown): boolean {
+  const t = (e as BodyParserError | undefined)?.type;
+  return (
+    typeof t === 'string' &&
+    (t.startsWith('entity.') || t.endsWith('.unsupported') || t === 'request.aborted')
+  );
+}
+
+function describeError(e: unknown, logger: Logger): { status: number; body: Record<string, unknown> } {
+  if (e instanceof DomainError) {
+    const status = STATUS[e.kind];
+    return {
+      status,
+      body: {
+        error: e.kind,
+        message: e.message,
+        ...(e.field ? { errors: [{ field: e.field, message: e.message }] } : {}),
+      },
+    };
+  }
+  const bp = e as BodyParserError;
+  if (bp && typeof bp === 'object' && bp.type === 'entity.parse.failed') {
+    return {
+      status: 400,
+      body: {
+        error: 'invalid',
+        message: 'request body is not valid JSON',
+        errors: [{ field: 'body', message: 'malformed JSON' }],
+      },
+    };
+  }
+  if (bp && typeof bp === 'object' && bp.type === 'entity.too.large') {
+    return {
+      status: 413,
+      body: { error: 'payload_too_large', message: `request body exceeds the limit of ${bp.limit} bytes` },
+    };
+  }
+  if (
+    bp &&
+    typeof bp === 'object' &&
+    (bp.type === 'encoding.unsupported' || bp.type === 'charset.unsupported')
+  ) {
+    return {
+      status: 415,
+      body: { error: 'unsupported_media_type', message: 'request body encoding is not supported' },
+    };
+  }
+  if (e instanceof HttpException) {
+    const status = e.getStatus();
+    const r = e.getResponse();
+    const body = typeof r === 'string' ? { message: r } : (r as Record<string, unknown>);
+    return {
+      status,
+      body: {
+        error: body['error'] ?? e.name,
+        message: body['message'] ?? e.message,
+        ...(body['errors'] ? { errors: body['errors'] } : {}),
+      },
+    };
+  }
+  if (bp && typeof bp === 'object' && bp.type && typeof bp.status === 'number' && bp.status < 500) {
+    return { status: bp.status, body: { error: 'invalid', message: 'request body could not be read' } };
+  }
+  logger.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+  return { status: 500, body: { error: 'internal', message: 'internal server error' } };
+}

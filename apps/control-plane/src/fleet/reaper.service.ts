@@ -1,0 +1,104 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { ReapLostWorkersUseCase } from '@agentfleet/fleet';
+import { RedisKeys, RedisLeaderLock } from '@agentfleet/infra-redis';
+import type { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { CONTROL_PLANE_ENV, type ControlPlaneEnv } from '../env';
+import { REDIS, REDIS_KEYS } from '../tokens';
+
+/**
+ * Every replica runs this loop; only the holder of the `leader:reaper` lock reaps. A cycle that fails
+ * (PostgreSQL or Redis away) is logged and retried next tick; every step of a cycle is idempotent.
+ */
+@Injectable()
+export class ReaperService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('reaper');
+  private readonly lock: RedisLeaderLock;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private leader = false;
+  private cycle: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly reap: ReapLostWorkersUseCase,
+    @Inject(REDIS) redis: Redis,
+    @Inject(REDIS_KEYS) keys: RedisKeys,
+    @Inject(CONTROL_PLANE_ENV) private readonly env: ControlPlaneEnv,
+  ) {
+    this.lock = new RedisLeaderLock(
+      redis,
+      keys.leader('reaper'),
+      `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      env.AGENTFLEET_LEADER_LOCK_TTL_MS,
+    );
+  }
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+  get holderId(): string {
+    return this.lock.holderId;
+  }
+
+  onApplicationBootstrap() {
+    this.running = true;
+    this.schedule(0);
+  }
+
+  async onApplicationShutdown() {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.cycle;
+    // hand over at once instead of making the other replicas wait out the TTL
+    if (this.leader) await this.lock.release().catch(() => undefined);
+  }
+
+  private schedule(ms: number) {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.cycle = this.tick().finally(() => this.schedule(this.env.AGENTFLEET_REAPER_INTERVAL_MS));
+    }, ms);
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      const leader = await this.lock.acquireOrRenew();
+      if (leader !== this.leader)
+        this.logger.log(leader ? `became reaper leader (${this.lock.holderId})` : 'lost reaper leadership');
+      this.leader = leader;
+      if (!leader) return;
+      const started = performance.now();
+      const r = await this.reap.execute();
+      const ms = performance.now() - started;
+      for (const w of r.lost)
+        this.logger.warn({
+          worker_id: w.id,
+          organization_id: w.organizationId,
+          msg: 'worker lost (no heartbeat within the grace period)',
+        });
+      for (const w of r.recovered)
+        this.logger.log({
+          worker_id: w.id,
+          organization_id: w.organizationId,
+          msg: 'worker recovered (heartbeat returned)',
+        });
+      for (const w of r.stopped)
+        this.logger.log({
+          worker_id: w.id,
+          organization_id: w.organizationId,
+          msg: 'worker stopped (token revoked or expired)',
+        });
+      if (ms > this.env.AGENTFLEET_REAPER_INTERVAL_MS)
+        this.logger.warn(`reaper cycle took ${ms.toFixed(0)} ms`);
+    } catch (e) {
+      this.logger.error(`reaper cycle failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}

@@ -1,0 +1,130 @@
+import {
+  Global,
+  Inject,
+  Logger,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { systemClock } from '@agentfleet/domain';
+import { NodeCredentialHasher } from '@agentfleet/infra-crypto';
+import {
+  TypeormAuditLogRepository,
+  TypeormUnitOfWork,
+  accessRepositories,
+  createDataSource,
+  fleetRepositories,
+  runMigrations,
+} from '@agentfleet/infra-persistence';
+import {
+  RedisFleetLiveness,
+  RedisKeys,
+  RedisRateLimiter,
+  createRedis,
+  redactRedisUrl,
+} from '@agentfleet/infra-redis';
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { CONTROL_PLANE_ENV, type ControlPlaneEnv } from './env';
+import {
+  ACCESS_UOW,
+  AUDIT_READER,
+  CLOCK,
+  CREDENTIAL_HASHER,
+  DATA_SOURCE,
+  FLEET_LIVENESS,
+  FLEET_SETTINGS,
+  FLEET_UOW,
+  RATE_LIMITER,
+  REDIS,
+  REDIS_KEYS,
+} from './tokens';
+
+/** The adapters behind every port, wired once. Connections close on shutdown. */
+@Global()
+@Module({})
+export class InfrastructureModule implements OnApplicationShutdown {
+  constructor(
+    @Inject(DATA_SOURCE) private readonly ds: DataSource,
+    @Inject(REDIS) private readonly redis: Redis,
+  ) {}
+
+  static forRoot(env: ControlPlaneEnv): DynamicModule {
+    const logger = new Logger('infrastructure');
+    const providers = [
+      { provide: CONTROL_PLANE_ENV, useValue: env },
+      {
+        provide: DATA_SOURCE,
+        useFactory: async () => {
+          const ds = createDataSource({
+            url: env.AGENTFLEET_DATABASE_URL,
+            poolSize: env.AGENTFLEET_DATABASE_POOL_SIZE,
+            applicationName: 'agentfleet-control-plane',
+          });
+          await ds.initialize();
+          if (env.AGENTFLEET_MIGRATE_ON_START) {
+            const applied = await runMigrations(ds);
+            if (applied.length) logger.log(`applied migrations: ${applied.join(', ')}`);
+          }
+          return ds;
+        },
+      },
+      {
+        provide: REDIS,
+        useFactory: () =>
+          createRedis({
+            url: env.AGENTFLEET_REDIS_URL,
+            name: 'agentfleet-control-plane',
+            onEvent: (event, detail) => {
+              if (event === 'error' || event === 'reconnecting') {
+                logger.warn(
+                  `Redis ${redactRedisUrl(env.AGENTFLEET_REDIS_URL)} ${event}${detail ? `: ${detail}` : ''}`,
+                );
+              } else if (event === 'ready') logger.log('Redis ready');
+            },
+          }),
+      },
+      { provide: REDIS_KEYS, useValue: new RedisKeys(env.AGENTFLEET_REDIS_PREFIX) },
+      { provide: CREDENTIAL_HASHER, useValue: new NodeCredentialHasher() },
+      { provide: CLOCK, useValue: systemClock },
+      {
+        provide: ACCESS_UOW,
+        inject: [DATA_SOURCE],
+        useFactory: (ds: DataSource) => new TypeormUnitOfWork(ds, accessRepositories),
+      },
+      {
+        provide: FLEET_UOW,
+        inject: [DATA_SOURCE],
+        useFactory: (ds: DataSource) => new TypeormUnitOfWork(ds, fleetRepositories),
+      },
+      {
+        provide: AUDIT_READER,
+        inject: [DATA_SOURCE],
+        useFactory: (ds: DataSource) => new TypeormAuditLogRepository(ds.manager),
+      },
+      {
+        provide: FLEET_LIVENESS,
+        inject: [REDIS, REDIS_KEYS],
+        useFactory: (r: Redis, k: RedisKeys) => new RedisFleetLiveness(r, k),
+      },
+      {
+        provide: RATE_LIMITER,
+        inject: [REDIS, REDIS_KEYS],
+        useFactory: (r: Redis, k: RedisKeys) => new RedisRateLimiter(r, k),
+      },
+      {
+        provide: FLEET_SETTINGS,
+        useValue: {
+          heartbeatIntervalMs: env.AGENTFLEET_HEARTBEAT_INTERVAL_MS,
+          gracePeriodMs: env.AGENTFLEET_WORKER_GRACE_PERIOD_MS,
+          redisKeyPrefix: env.AGENTFLEET_REDIS_PREFIX,
+        },
+      },
+    ];
+    return { module: InfrastructureModule, providers, exports: providers.map((p) => p.provide) };
+  }
+
+  async onApplicationShutdown() {
+    await Promise.allSettled([this.ds.destroy(), this.redis.quit()]);
+  }
+}

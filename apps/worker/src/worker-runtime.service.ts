@@ -1,0 +1,82 @@
+import {
+  Inject,
+  Injectable,
+  type OnApplicationBootstrap,
+  type BeforeApplicationShutdown,
+} from '@nestjs/common';
+import { WORKER_PROTOCOL_VERSION } from '@agentfleet/contracts';
+import { type LifecycleLogger, type StopReason, WorkerLifecycle } from '@agentfleet/fleet';
+import { RedisHeartbeatSender, RedisKeys } from '@agentfleet/infra-redis';
+import type { Logger } from '@agentfleet/infra-observability';
+import type { Redis } from 'ioredis';
+import type { Server } from 'node:http';
+import { hostname } from 'node:os';
+import { WORKER_ENV, type WorkerEnv } from './env';
+import { startHealthServer } from './health-server';
+import { HttpControlPlaneClient } from './http-control-plane.client';
+import { IdleWorkload } from './idle.workload';
+import { LOGGER, WORKER_REDIS } from './worker.tokens';
+
+export const WORKER_VERSION = process.env['npm_package_version'] ?? '0.1.0';
+
+/** Wires the worker's lifecycle: registration, heartbeats, control messages, health endpoint. */
+@Injectable()
+export class WorkerRuntimeService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  readonly lifecycle: WorkerLifecycle;
+  private health: Server | undefined;
+
+  constructor(
+    @Inject(WORKER_ENV) private readonly env: WorkerEnv,
+    @Inject(WORKER_REDIS) redis: Redis,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {
+    const log: LifecycleLogger = {
+      info: (msg, f) => logger.info(f ?? {}, msg),
+      warn: (msg, f) => logger.warn(f ?? {}, msg),
+      error: (msg, f) => logger.error(f ?? {}, msg),
+    };
+    this.lifecycle = new WorkerLifecycle({
+      registration: {
+        instance_id: env.AGENTFLEET_WORKER_INSTANCE_ID,
+        hostname: hostname(),
+        version: WORKER_VERSION,
+        protocol_version: WORKER_PROTOCOL_VERSION,
+        labels: env.AGENTFLEET_WORKER_LABELS,
+        capacity: {
+          memory_mb: env.AGENTFLEET_WORKER_MEMORY_MB,
+          cpus: env.AGENTFLEET_WORKER_CPUS,
+          runtimes: env.AGENTFLEET_WORKER_RUNTIMES,
+          ...(env.AGENTFLEET_WORKER_SLOTS ? { slots: env.AGENTFLEET_WORKER_SLOTS } : {}),
+        },
+      },
+      client: new HttpControlPlaneClient(env.AGENTFLEET_CONTROL_PLANE_URL, env.AGENTFLEET_WORKER_TOKEN),
+      heartbeatFor: (prefix) => new RedisHeartbeatSender(redis, new RedisKeys(prefix)),
+      workload: new IdleWorkload(
+        env.AGENTFLEET_WORKER_SLOTS ?? Math.max(1, Math.floor(env.AGENTFLEET_WORKER_CPUS)),
+      ),
+      logger: log,
+      shutdownGraceMs: env.AGENTFLEET_SHUTDOWN_GRACE_MS,
+    });
+  }
+
+  async onApplicationBootstrap() {
+    if (this.env.AGENTFLEET_WORKER_HEALTH_PORT > 0) {
+      this.health = await startHealthServer(
+        this.env.AGENTFLEET_WORKER_HEALTH_PORT,
+        this.env.AGENTFLEET_WORKER_HEALTH_HOST,
+        () => this.lifecycle.workerId !== undefined,
+      );
+    }
+    const s = await this.lifecycle.start();
+    this.logger.info({ worker_id: s.worker_id }, 'worker online');
+  }
+
+  async beforeApplicationShutdown(signal?: string) {
+    await this.lifecycle.stop({ kind: 'signal', signal: signal ?? 'shutdown' });
+    await new Promise<void>((r) => (this.health ? this.health.close(() => r()) : r()));
+  }
+
+  whenStopped(): Promise<StopReason> {
+    return this.lifecycle.whenStopped();
+  }
+}

@@ -1,0 +1,60 @@
+import { BUILTIN_ROLES, type Scope } from '@agentfleet/contracts';
+import {
+  type Clock,
+  type CredentialHasher,
+  type Principal,
+  RateLimitedError,
+  UnauthenticatedError,
+  parseCredential,
+} from '@agentfleet/domain';
+import type { ApiKeyRepository, RateLimiter } from './access.ports';
+
+/** Turns a presented `afk_…` key into a Principal, or refuses it with the reason. */
+export class AuthenticateApiKeyUseCase {
+  constructor(
+    private readonly apiKeys: ApiKeyRepository,
+    private readonly hasher: CredentialHasher,
+    private readonly rateLimiter: RateLimiter,
+    private readonly clock: Clock,
+  ) {}
+
+  async execute(presented: string | undefined): Promise<Principal> {
+    if (!presented) throw new UnauthenticatedError('an API key is required (Authorization: Bearer afk_…)');
+    const parsed = parseCredential(presented, 'afk');
+    if (!parsed) throw new UnauthenticatedError('API key is malformed');
+    const key = await this.apiKeys.findByPrefix(parsed.prefix);
+    // compare even when no row matched so both paths take the same time
+    const matches = this.hasher.matches(parsed.plaintext, key?.keyHash ?? '0'.repeat(64));
+    if (!key || !matches) throw new UnauthenticatedError('API key is not valid');
+    if (!key.isActive || key.revokedAt) throw new UnauthenticatedError('API key has been revoked');
+    const now = this.clock.now();
+    if (key.expiresAt && key.expiresAt.getTime() <= now.getTime())
+      throw new UnauthenticatedError('API key has expired');
+
+    if (key.rateLimitPerHour > 0) {
+      const { allowed, retryAfterSeconds } = await this.rateLimiter.hit(
+        `api-key:${key.id}`,
+        key.rateLimitPerHour,
+      );
+      if (!allowed) {
+        throw new RateLimitedError(
+          `API key rate limit of ${key.rateLimitPerHour} requests per hour exceeded`,
+          retryAfterSeconds,
+        );
+      }
+    }
+    await this.apiKeys.touchLastUsed(key.id, now);
+
+    // a key never holds more than its role grants, even if the role shrank after the key was made
+    const rolePermissions = new Set<Scope>(BUILTIN_ROLES[key.role].permissions);
+    return {
+      kind: 'api_key',
+      apiKeyId: key.id,
+      organizationId: key.organizationId,
+      userId: key.userId,
+      role: key.role,
+      scopes: key.scopes.filter((s) => rolePermissions.has(s)),
+      instanceAdmin: key.instanceAdmin,
+    };
+  }
+}

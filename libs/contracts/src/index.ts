@@ -1,0 +1,4 @@
+export * from './scopes';
+export * from './fleet';
+export * from './api';
+export * from './parse-env';

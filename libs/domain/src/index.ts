@@ -1,0 +1,5 @@
+export * from './errors';
+export * from './credential';
+export * from './worker-liveness';
+export * from './principal';
+export * from './ports';

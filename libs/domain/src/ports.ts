@@ -1,0 +1,25 @@
+import type { Actor } from './principal';
+
+/** Port: the time. Tests pass a controllable one. */
+export interface Clock {
+  now(): Date;
+}
+export const systemClock: Clock = { now: () => new Date() };
+
+/** Port: runs work in one database transaction with repositories bound to it. */
+export interface UnitOfWork<Repos> {
+  run<T>(work: (repos: Repos) => Promise<T>): Promise<T>;
+}
+
+export interface AuditEntry {
+  actor: Actor;
+  action: string;
+  resourceType: string;
+  resourceId: string | null;
+  details?: Record<string, unknown>;
+}
+
+/** Port: appends to the audit log (inside the caller's transaction). */
+export interface AuditLogWriter {
+  record(entry: AuditEntry): Promise<void>;
+}

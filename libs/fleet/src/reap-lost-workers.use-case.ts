@@ -1,0 +1,87 @@
+import { type UnitOfWork, livenessTransition } from '@agentfleet/domain';
+import type { FleetLiveness, FleetRepositories, WorkerRecord } from './fleet.ports';
+import { stopWorkersOfToken } from './manage-worker-tokens.use-case';
+import type { FleetSettings } from './fleet.settings';
+
+export interface ReapResult {
+  lost: WorkerRecord[];
+  recovered: WorkerRecord[];
+  stopped: WorkerRecord[];
+}
+
+/**
+ * One reaper cycle, run only by the elected leader. Every step is idempotent: PostgreSQL is changed
+ * first with conditional updates, Redis is cleaned after, so a crash in between is repaired next cycle.
+ */
+export class ReapLostWorkersUseCase {
+  constructor(
+    private readonly uow: UnitOfWork<FleetRepositories>,
+    private readonly liveness: FleetLiveness,
+    private readonly settings: FleetSettings,
+    private readonly batchSize = 1000,
+  ) {}
+
+  async execute(): Promise<ReapResult> {
+    // Redis' clock for both the heartbeats and the cutoff: worker and control-plane clocks may differ
+    const now = await this.liveness.now();
+    const cutoff = new Date(now.getTime() - this.settings.gracePeriodMs);
+    const lost = await this.markLost(now, cutoff);
+    const recovered = await this.markRecovered(now, cutoff);
+    const stopped = await this.stopWorkersOfDeadTokens(now);
+    return { lost, recovered, stopped };
+  }
+
+  private async markLost(now: Date, cutoff: Date): Promise<WorkerRecord[]> {
+    const stale = await this.liveness.staleSince(cutoff, this.batchSize);
+    if (!stale.length) return [];
+    const { from, to } = livenessTransition('grace_exceeded');
+    const lost = await this.uow.run(async (repos) => {
+      const moved = await repos.workers.transition(stale, from, to, now);
+      for (const w of moved) {
+        await repos.audit.record({
+          actor: { organizationId: w.organizationId },
+          action: 'worker.lost',
+          resourceType: 'worker',
+          resourceId: w.id,
+          details: { grace_period_ms: this.settings.gracePeriodMs },
+        });
+      }
+      return moved;
+    });
+    await this.liveness.forgetStale(stale, cutoff);
+    return lost;
+  }
+
+  /** A lost worker whose heartbeat came back (network blip, long GC pause) is online again. */
+  private async markRecovered(now: Date, cutoff: Date): Promise<WorkerRecord[]> {
+    const lostIds = await this.uow.run((repos) => repos.workers.lostIds());
+    if (!lostIds.length) return [];
+    const beats = await this.liveness.lastBeats(lostIds);
+    const back = lostIds.filter((id) => (beats.get(id)?.getTime() ?? 0) > cutoff.getTime());
+    if (!back.length) return [];
+    const { from, to } = livenessTransition('heartbeat');
+    return this.uow.run(async (repos) => {
+      const moved = await repos.workers.transition(back, from, to, now);
+      for (const w of moved) {
+        await repos.audit.record({
+          actor: { organizationId: w.organizationId },
+          action: 'worker.recovered',
+          resourceType: 'worker',
+          resourceId: w.id,
+        });
+      }
+      return moved;
+    });
+  }
+
+  /** Repeats what a revocation told Redis (in case that write was lost) and enforces token expiry. */
+  private async stopWorkersOfDeadTokens(now: Date): Promise<WorkerRecord[]> {
+    const tokens = await this.uow.run((repos) => repos.workerTokens.deadWithActiveWorkers(now));
+    const stopped: WorkerRecord[] = [];
+    for (const token of tokens) {
+      const reason = token.revokedAt ? 'worker token revoked' : 'worker token expired';
+      stopped.push(...(await stopWorkersOfToken(this.uow, this.liveness, token, now, reason)));
+    }
+    return stopped;
+  }
+}

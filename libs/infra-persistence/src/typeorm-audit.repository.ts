@@ -1,0 +1,37 @@
+import type { AuditLogReader, AuditRecord, Page, PageResult } from '@agentfleet/access';
+import type { AuditEntry, AuditLogWriter } from '@agentfleet/domain';
+import type { EntityManager } from 'typeorm';
+import { AuditLogEntity } from './entities';
+import { plain } from './row-mapping';
+
+export class TypeormAuditLogRepository implements AuditLogWriter, AuditLogReader {
+  constructor(private readonly em: EntityManager) {}
+
+  async record(e: AuditEntry): Promise<void> {
+    await this.em.insert(AuditLogEntity, {
+      organizationId: e.actor.organizationId,
+      userId: e.actor.userId ?? null,
+      apiKeyId: e.actor.apiKeyId ?? null,
+      workerTokenId: e.actor.workerTokenId ?? null,
+      action: e.action,
+      resourceType: e.resourceType,
+      resourceId: e.resourceId,
+      details: (e.details ?? {}) as object,
+      ipAddress: e.actor.ipAddress ? e.actor.ipAddress.slice(0, 45) : null,
+    });
+  }
+
+  async list(
+    organizationId: string,
+    filter: { action?: string; resourceType?: string; resourceId?: string },
+    page: Page,
+  ): Promise<PageResult<AuditRecord>> {
+    const [rows, total] = await this.em.findAndCount(AuditLogEntity, {
+      where: { organizationId, ...filter },
+      order: { createdAt: 'DESC', id: 'DESC' },
+      take: page.limit,
+      skip: page.offset,
+    });
+    return { items: rows.map((r) => plain<AuditRecord>(r)), total };
+  }
+}

@@ -1,0 +1,173 @@
+import type { WorkerScheduling, WorkerStatus } from '@agentfleet/contracts';
+import type {
+  FleetRepositories,
+  Page,
+  RegistrationFields,
+  WorkerRecord,
+  WorkerRepository,
+  WorkerTokenRecord,
+  WorkerTokenRepository,
+} from '@agentfleet/fleet';
+import type { EntityManager } from 'typeorm';
+import { WorkerEntity, WorkerTokenEntity } from './entities';
+import { camelRow, plain } from './row-mapping';
+import { TypeormAuditLogRepository } from './typeorm-audit.repository';
+
+class TypeormWorkerTokenRepository implements WorkerTokenRepository {
+  constructor(private readonly em: EntityManager) {}
+  async create(t: Omit<WorkerTokenRecord, 'id' | 'createdAt' | 'lastUsedAt' | 'revokedAt' | 'workerId'>) {
+    const saved = await this.em.save(WorkerTokenEntity, this.em.create(WorkerTokenEntity, t));
+    return plain<WorkerTokenRecord>(saved);
+  }
+  async findByPrefix(prefix: string) {
+    const r = await this.em.findOneBy(WorkerTokenEntity, { prefix });
+    return r ? plain<WorkerTokenRecord>(r) : undefined;
+  }
+  async findById(organizationId: string, id: string) {
+    const r = await this.em.findOneBy(WorkerTokenEntity, { organizationId, id });
+    return r ? plain<WorkerTokenRecord>(r) : undefined;
+  }
+  async list(organizationId: string, page: Page) {
+    const [rows, total] = await this.em.findAndCount(WorkerTokenEntity, {
+      where: { organizationId },
+      order: { createdAt: 'ASC', id: 'ASC' },
+      take: page.limit,
+      skip: page.offset,
+    });
+    return { items: rows.map((r) => plain<WorkerTokenRecord>(r)), total };
+  }
+  async revoke(organizationId: string, id: string, at: Date) {
+    const rows = await this.em.query<[Record<string, unknown>[], number]>(
+      `UPDATE worker_tokens SET revoked_at = $3
+        WHERE id = $1 AND organization_id = $2 AND revoked_at IS NULL RETURNING *`,
+      [id, organizationId, at],
+    );
+    const row = rows[0][0];
+    return row ? camelRow<WorkerTokenRecord>(row) : undefined;
+  }
+  async recordUse(id: string, workerId: string, at: Date) {
+    await this.em.update(WorkerTokenEntity, { id }, { lastUsedAt: at, workerId });
+  }
+  async deadWithActiveWorkers(at: Date) {
+    const rows = await this.em.query<Record<string, unknown>[]>(
+      `SELECT t.* FROM worker_tokens t
+        WHERE (t.revoked_at IS NOT NULL OR t.expires_at <= $1)
+          AND EXISTS (SELECT 1 FROM workers w WHERE w.token_id = t.id AND w.status <> 'offline')`,
+      [at],
+    );
+    return rows.map((r) => camelRow<WorkerTokenRecord>(r));
+  }
+}
+
+const WORKER_COLUMNS = [
+  'organization_id',
+  'token_id',
+  'instance_id',
+  'hostname',
+  'version',
+  'protocol_version',
+  'labels',
+  'capabilities',
+  'pools',
+  'capacity',
+  'concurrency',
+  'registered_at',
+] as const;
+
+class TypeormWorkerRepository implements WorkerRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  async upsertRegistration(w: RegistrationFields) {
+    const values = [
+      w.organizationId,
+      w.tokenId,
+      w.instanceId,
+      w.hostname,
+      w.version,
+      w.protocolVersion,
+      JSON.stringify(w.labels),
+      w.capabilities,
+      w.pools,
+      JSON.stringify(w.capacity),
+      w.concurrency,
+      w.registeredAt,
+    ];
+    const placeholders = values.map((_, i) => `$${i + 1}`).join(', ');
+    // one statement: concurrent registrations of the same instance converge on one row
+    const rows = await this.em.query<Record<string, unknown>[]>(
+      `INSERT INTO workers (${WORKER_COLUMNS.join(', ')}, status, last_seen_at)
+       VALUES (${placeholders}, 'online', $12)
+       ON CONFLICT (token_id, instance_id) DO UPDATE SET
+         hostname = EXCLUDED.hostname, version = EXCLUDED.version, protocol_version = EXCLUDED.protocol_version,
+         labels = EXCLUDED.labels, capabilities = EXCLUDED.capabilities, pools = EXCLUDED.pools,
+         capacity = EXCLUDED.capacity, concurrency = EXCLUDED.concurrency, registered_at = EXCLUDED.registered_at,
+         status = 'online', last_seen_at = EXCLUDED.last_seen_at, offline_at = NULL
+       RETURNING *`,
+      values,
+    );
+    return camelRow<WorkerRecord>(rows[0]!);
+  }
+
+  async findById(organizationId: string, id: string) {
+    const r = await this.em.findOneBy(WorkerEntity, { organizationId, id });
+    return r ? plain<WorkerRecord>(r) : undefined;
+  }
+
+  async list(organizationId: string, filter: { status?: WorkerStatus; pool?: string }, page: Page) {
+    const qb = this.em
+      .createQueryBuilder(WorkerEntity, 'w')
+      .where('w.organization_id = :organizationId', { organizationId })
+      .orderBy('w.registered_at', 'DESC')
+      .addOrderBy('w.id', 'ASC')
+      .take(page.limit)
+      .skip(page.offset);
+    if (filter.status) qb.andWhere('w.status = :status', { status: filter.status });
+    if (filter.pool) qb.andWhere(':pool = ANY(w.pools)', { pool: filter.pool });
+    const [rows, total] = await qb.getManyAndCount();
+    return { items: rows.map((r) => plain<WorkerRecord>(r)), total };
+  }
+
+  async transition(ids: readonly string[], from: readonly WorkerStatus[], to: WorkerStatus, at: Date) {
+    if (!ids.length) return [];
+    const rows = await this.em.query<[Record<string, unknown>[], number]>(
+      `UPDATE workers SET status = $3::varchar,
+              lost_at = CASE WHEN $3::varchar = 'lost' THEN $4::timestamptz ELSE lost_at END,
+              offline_at = CASE WHEN $3::varchar = 'offline' THEN $4::timestamptz ELSE offline_at END,
+              last_seen_at = CASE WHEN $3::varchar = 'online' THEN $4::timestamptz ELSE last_seen_at END
+        WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[])
+        RETURNING *`,
+      [ids, from, to, at],
+    );
+    return rows[0].map((r) => camelRow<WorkerRecord>(r));
+  }
+
+  async setScheduling(organizationId: string, id: string, scheduling: WorkerScheduling) {
+    const rows = await this.em.query<[Record<string, unknown>[], number]>(
+      `UPDATE workers SET scheduling = $3 WHERE id = $1 AND organization_id = $2 RETURNING *`,
+      [id, organizationId, scheduling],
+    );
+    const row = rows[0][0];
+    return row ? camelRow<WorkerRecord>(row) : undefined;
+  }
+
+  async lostIds() {
+    const rows = await this.em.query<{ id: string }[]>(`SELECT id FROM workers WHERE status = 'lost'`);
+    return rows.map((r) => r.id);
+  }
+
+  async activeByToken(tokenId: string) {
+    const rows = await this.em.query<Record<string, unknown>[]>(
+      `SELECT * FROM workers WHERE token_id = $1 AND status <> 'offline'`,
+      [tokenId],
+    );
+    return rows.map((r) => camelRow<WorkerRecord>(r));
+  }
+}
+
+export function fleetRepositories(em: EntityManager): FleetRepositories {
+  return {
+    workerTokens: new TypeormWorkerTokenRepository(em),
+    workers: new TypeormWorkerRepository(em),
+    audit: new TypeormAuditLogRepository(em),
+  };
+}

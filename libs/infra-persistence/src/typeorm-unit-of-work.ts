@@ -1,0 +1,14 @@
+import type { UnitOfWork } from '@agentfleet/domain';
+import type { DataSource, EntityManager } from 'typeorm';
+
+/** Runs each unit of work in a READ COMMITTED transaction with repositories bound to it. */
+export class TypeormUnitOfWork<R> implements UnitOfWork<R> {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly bind: (em: EntityManager) => R,
+  ) {}
+
+  run<T>(work: (repos: R) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction('READ COMMITTED', (em) => work(this.bind(em)));
+  }
+}

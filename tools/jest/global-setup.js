@@ -1,0 +1,13 @@
+// Builds dist/ (e2e tests run the real processes) and the migrated template database once per run.
+const { execFileSync } = require('node:child_process');
+const path = require('node:path');
+
+module.exports = async function globalSetup() {
+  const root = path.resolve(__dirname, '../..');
+  execFileSync(process.execPath, [require.resolve('@swc/cli/bin/swc.js'), 'apps', 'libs', 'tools', 'bench', '-d', 'dist', '--quiet'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  const { ensureTemplateDatabase } = require(path.join(root, 'dist/libs/testing/src'));
+  await ensureTemplateDatabase();
+};
