@@ -1,40 +1,43 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import type { INestApplicationContext } from '@nestjs/common';
 import { parseEnv } from '@agentfleet/contracts';
-import { PermanentRegistrationError } from '@agentfleet/fleet';
+import { PermanentRegistrationError, type StopReason } from '@agentfleet/fleet';
 import { createLogger } from '@agentfleet/infra-observability';
 import { workerEnvSchema } from './env';
 import { WorkerRuntimeService } from './worker-runtime.service';
 import { WorkerModule } from './worker.module';
 
-/** Exit codes: 0 stopped by signal or control message, 1 crashed, 2 registration refused, 3 token revoked/expired. */
-async function main() {
+/** Exit codes: 0 stopped (signal or control message), 1 crashed, 2 registration refused, 3 token revoked/expired. */
+const EXIT = { ok: 0, crash: 1, refused: 2, tokenDead: 3 } as const;
+
+async function main(): Promise<number> {
   const env = parseEnv(workerEnvSchema, process.env);
-  const logger = createLogger({
-    level: env.AGENTFLEET_LOG_LEVEL,
-    format: env.AGENTFLEET_LOG_FORMAT,
-    service: 'worker',
+  const logger = createLogger({ level: env.AGENTFLEET_LOG_LEVEL, format: env.AGENTFLEET_LOG_FORMAT, service: 'worker' });
+  let app: INestApplicationContext | undefined;
+  // signals during start-up abort registration; afterwards they stop the worker cleanly
+  const signalled = new Promise<StopReason>((resolve) => {
+    for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve({ kind: 'signal', signal: s }));
   });
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(env, logger), {
-    logger: false,
-  });
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   try {
-    await app.init();
+    // createApplicationContext runs the lifecycle hooks, registration included
+    app = await NestFactory.createApplicationContext(WorkerModule.forRoot(env, logger), { logger: false, abortOnError: false });
   } catch (e) {
     logger.error({ error: e instanceof Error ? e.message : String(e) }, 'worker failed to start');
-    await app.close().catch(() => undefined);
-    process.exit(e instanceof PermanentRegistrationError ? 2 : 1);
+    return e instanceof PermanentRegistrationError ? EXIT.refused : EXIT.crash;
   }
-  const reason = await app.get(WorkerRuntimeService).whenStopped();
-  if (reason.kind !== 'signal') {
-    await app.close();
-    logger.info({ reason: reason.kind }, 'worker exited');
-    process.exit(reason.kind === 'revoked' || reason.kind === 'expired' ? 3 : 0);
-  }
+  const runtime = app.get(WorkerRuntimeService);
+  const reason = await Promise.race([signalled, runtime.whenStopped()]);
+  if (reason.kind === 'signal') await runtime.lifecycle.stop(reason);
+  await app.close();
+  logger.info({ reason: reason.kind }, 'worker exited');
+  return reason.kind === 'revoked' || reason.kind === 'expired' ? EXIT.tokenDead : EXIT.ok;
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`worker failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`worker failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(EXIT.crash);
+  },
+);

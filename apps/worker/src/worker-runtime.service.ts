@@ -2,7 +2,7 @@ import {
   Inject,
   Injectable,
   type OnApplicationBootstrap,
-  type BeforeApplicationShutdown,
+  type OnApplicationShutdown,
 } from '@nestjs/common';
 import { WORKER_PROTOCOL_VERSION } from '@agentfleet/contracts';
 import { type LifecycleLogger, type StopReason, WorkerLifecycle } from '@agentfleet/fleet';
@@ -21,7 +21,7 @@ export const WORKER_VERSION = process.env['npm_package_version'] ?? '0.1.0';
 
 /** Wires the worker's lifecycle: registration, heartbeats, control messages, health endpoint. */
 @Injectable()
-export class WorkerRuntimeService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicationShutdown {
   readonly lifecycle: WorkerLifecycle;
   private health: Server | undefined;
 
@@ -71,8 +71,9 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, BeforeAppli
     this.logger.info({ worker_id: s.worker_id }, 'worker online');
   }
 
-  async beforeApplicationShutdown(signal?: string) {
-    await this.lifecycle.stop({ kind: 'signal', signal: signal ?? 'shutdown' });
+  /** Idempotent: main.ts has already stopped the lifecycle with the real reason when it closes the app. */
+  async onApplicationShutdown() {
+    await this.lifecycle.stop({ kind: 'signal', signal: 'shutdown' });
     await new Promise<void>((r) => (this.health ? this.health.close(() => r()) : r()));
   }
 
