@@ -5,11 +5,13 @@ const common = { transform, testEnvironment: 'node', moduleFileExtensions: ['ts'
 
 /** Three kinds of tests (STYLE.md): unit specs, adapter int-specs against real services, e2e across processes. */
 module.exports = {
+  // global, not per project: e2e tests start real processes
+  testTimeout: 60_000,
   reporters: ['default', '<rootDir>/tools/jest/summary-reporter.js'],
   globalSetup: '<rootDir>/tools/jest/global-setup.js',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
-    { ...common, displayName: 'int', testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'], testTimeout: 30_000 },
-    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], testTimeout: 90_000 },
+    { ...common, displayName: 'int', testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'] },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
   ],
 };

@@ -17,8 +17,10 @@ describe('worker liveness across real processes', () => {
   beforeAll(async () => {
     cp = await startInProcessControlPlane();
   });
-  afterEach(() => {
-    for (const w of workers.splice(0)) w.kill('SIGKILL');
+  afterEach(async () => {
+    const stopping = workers.splice(0);
+    for (const w of stopping) w.kill('SIGKILL');
+    await Promise.all(stopping.map((w) => w.exited));
   });
   afterAll(async () => {
     await cp.close();

@@ -45,6 +45,11 @@ export class AppModule {
               const p = (req as { principal?: { organizationId: string; apiKeyId: string } }).principal;
               return p ? { organization_id: p.organizationId, api_key_id: p.apiKeyId } : {};
             },
+            // one short line per request: no headers (they carry credentials), no bodies
+            serializers: {
+              req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+              res: (res: { statusCode: number }) => ({ status: res.statusCode }),
+            },
             autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
           },
         }),
