@@ -31,6 +31,7 @@ export interface InProcessControlPlane {
  */
 export async function startInProcessControlPlane(
   overrides: Record<string, string> = {},
+  { port = 0 }: { port?: number } = {},
 ): Promise<InProcessControlPlane & { url: string }> {
   const db = await createTestDatabase();
   const redis = createTestRedis();
@@ -46,19 +47,19 @@ export async function startInProcessControlPlane(
     ...overrides,
   });
   const app = await createControlPlaneApp(env);
-  await app.listen(0, '127.0.0.1');
+  await app.listen(port, '127.0.0.1');
   const boot = await app.get(BootstrapInstanceUseCase).ifEmpty();
   if (!boot) throw new Error('test database was not empty');
   const server = app.getHttpServer() as import('node:http').Server;
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const boundPort = typeof address === 'object' && address ? address.port : 0;
   const http = () => request(server);
   return {
     app,
     env,
     db,
     redis,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${boundPort}`,
     adminKey: boot.adminKey,
     organizationId: boot.organizationId,
     http,
