@@ -85,6 +85,8 @@ describe('reaper leader election across two control-plane processes', () => {
       ((await (await api('/api/v1/admin/workers')).json()) as { items: { status: string }[] }).items[0]?.status;
     await waitFor(async () => (await status()) === 'online', { what: 'worker online' });
     worker.kill('SIGKILL');
-    await waitFor(async () => (await status()) === 'lost', { timeoutMs: 15_000, what: 'worker lost' });
+    await waitFor(async () => (await status()) === 'lost', { timeoutMs: 15_000, what: 'worker lost' }).catch((e: Error) => {
+      throw new Error(`${e.message}\n--- new leader's output ---\n${follower.output().slice(-3000)}`);
+    });
   });
 });

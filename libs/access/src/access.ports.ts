@@ -40,6 +40,8 @@ export interface ApiKeyRecord {
   isActive: boolean;
   revokedAt: Date | null;
   createdAt: Date;
+  /** Set by `findByPrefix`: false when the key's organization or owning user is deactivated. */
+  holderActive?: boolean;
 }
 
 export interface AuditRecord extends Omit<AuditEntry, 'actor'> {

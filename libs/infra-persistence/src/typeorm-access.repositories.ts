@@ -95,9 +95,17 @@ class TypeormApiKeyRepository implements ApiKeyRepository {
     const saved = await this.em.save(ApiKeyEntity, this.em.create(ApiKeyEntity, k));
     return plain<ApiKeyRecord>(saved);
   }
+  /** One query per authentication: the key, and whether its organization and user are still active. */
   async findByPrefix(prefix: string) {
-    const r = await this.em.findOneBy(ApiKeyEntity, { prefix });
-    return r ? plain<ApiKeyRecord>(r) : undefined;
+    const rows = await this.em.query<Record<string, unknown>[]>(
+      `SELECT k.*, (o.is_active AND COALESCE(u.is_active, true)) AS holder_active
+         FROM api_keys k
+         JOIN organizations o ON o.id = k.organization_id
+         LEFT JOIN users u ON u.id = k.user_id
+        WHERE k.prefix = $1`,
+      [prefix],
+    );
+    return rows[0] ? camelRow<ApiKeyRecord>(rows[0]) : undefined;
   }
   async findById(organizationId: string, id: string) {
     const r = await this.em.findOneBy(ApiKeyEntity, { organizationId, id });
