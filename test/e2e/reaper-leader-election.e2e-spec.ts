@@ -1,5 +1,17 @@
-import { createTestDatabase, createTestRedis, waitFor, type TestDatabase, type TestRedis } from '@agentfleet/testing';
-import { CONTROL_PLANE_ENTRY, type RunningProcess, WORKER_ENTRY, freePort, spawnNode } from './support/processes';
+import {
+  createTestDatabase,
+  createTestRedis,
+  waitFor,
+  type TestDatabase,
+  type TestRedis,
+} from '@agentfleet/testing';
+import {
+  CONTROL_PLANE_ENTRY,
+  type RunningProcess,
+  WORKER_ENTRY,
+  freePort,
+  spawnNode,
+} from './support/processes';
 
 const REDIS_URL = process.env['AGENTFLEET_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
@@ -35,14 +47,21 @@ describe('reaper leader election across two control-plane processes', () => {
     return p;
   }
 
-  const leaderLines = (p: RunningProcess) => p.output().split('\n').filter((l) => l.includes('became reaper leader'));
+  const leaderLines = (p: RunningProcess) =>
+    p
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('became reaper leader'));
 
   it('lets exactly one replica reap, and hands over when the leader is killed', async () => {
     const [portA, portB] = [await freePort(), await freePort()];
     const a = startControlPlane(portA);
     const b = startControlPlane(portB);
     for (const port of [portA, portB]) {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, { timeoutMs: 30_000, what: `replica on ${port}` });
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, {
+        timeoutMs: 30_000,
+        what: `replica on ${port}`,
+      });
     }
     // both started on an empty database at once: the bootstrap lock lets one create the organization
     const banners = [a, b].filter((p) => p.output().includes('Instance-admin API key'));
@@ -61,7 +80,10 @@ describe('reaper leader election across two control-plane processes', () => {
 
     leader.kill('SIGKILL');
     await leader.exited;
-    await waitFor(() => leaderLines(follower).length === 1, { timeoutMs: 10_000, what: 'the follower to take over' });
+    await waitFor(() => leaderLines(follower).length === 1, {
+      timeoutMs: 10_000,
+      what: 'the follower to take over',
+    });
     expect(await redis.redis.get(`${redis.prefix}leader:reaper`)).not.toBe(holder);
 
     // the new leader reaps: a worker killed now is marked lost
@@ -70,7 +92,9 @@ describe('reaper leader election across two control-plane processes', () => {
         ...init,
         headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
       });
-    const token = (await (await api('/api/v1/worker-tokens', { method: 'POST', body: JSON.stringify({ name: 'failover' }) })).json()) as {
+    const token = (await (
+      await api('/api/v1/worker-tokens', { method: 'POST', body: JSON.stringify({ name: 'failover' }) })
+    ).json()) as {
       token: string;
     };
     const worker = spawnNode(WORKER_ENTRY, {
@@ -82,11 +106,14 @@ describe('reaper leader election across two control-plane processes', () => {
     });
     procs.push(worker);
     const status = async () =>
-      ((await (await api('/api/v1/admin/workers')).json()) as { items: { status: string }[] }).items[0]?.status;
+      ((await (await api('/api/v1/admin/workers')).json()) as { items: { status: string }[] }).items[0]
+        ?.status;
     await waitFor(async () => (await status()) === 'online', { what: 'worker online' });
     worker.kill('SIGKILL');
-    await waitFor(async () => (await status()) === 'lost', { timeoutMs: 15_000, what: 'worker lost' }).catch((e: Error) => {
-      throw new Error(`${e.message}\n--- new leader's output ---\n${follower.output().slice(-3000)}`);
-    });
+    await waitFor(async () => (await status()) === 'lost', { timeoutMs: 15_000, what: 'worker lost' }).catch(
+      (e: Error) => {
+        throw new Error(`${e.message}\n--- new leader's output ---\n${follower.output().slice(-3000)}`);
+      },
+    );
   });
 });

@@ -27,7 +27,10 @@ describe('worker liveness across real processes', () => {
   });
 
   async function createToken(body: Record<string, unknown> = {}): Promise<{ id: string; token: string }> {
-    const res = await cp.as(cp.adminKey).post('/api/v1/worker-tokens', { name: 'e2e', ...body }).expect(201);
+    const res = await cp
+      .as(cp.adminKey)
+      .post('/api/v1/worker-tokens', { name: 'e2e', ...body })
+      .expect(201);
     return res.body as { id: string; token: string };
   }
 
@@ -65,7 +68,9 @@ describe('worker liveness across real processes', () => {
     startWorker(token, 'worker-b');
     await waitForStatus('worker-a', 'online');
     await waitForStatus('worker-b', 'online');
-    await waitFor(async () => (await fleet()).every((w) => w.live?.status === 'online'), { what: 'both heartbeating' });
+    await waitFor(async () => (await fleet()).every((w) => w.live?.status === 'online'), {
+      what: 'both heartbeating',
+    });
 
     const killedAt = Date.now();
     a.kill('SIGKILL');
@@ -73,7 +78,9 @@ describe('worker liveness across real processes', () => {
     await waitForStatus('worker-a', 'lost', cp.env.AGENTFLEET_WORKER_GRACE_PERIOD_MS * 4);
     const detectedAfter = Date.now() - killedAt;
     // grace period + one reaper interval + one heartbeat interval of slack, measured loosely (no timing assertion on noisy CI)
-    expect(detectedAfter).toBeGreaterThanOrEqual(cp.env.AGENTFLEET_WORKER_GRACE_PERIOD_MS - cp.env.AGENTFLEET_HEARTBEAT_INTERVAL_MS);
+    expect(detectedAfter).toBeGreaterThanOrEqual(
+      cp.env.AGENTFLEET_WORKER_GRACE_PERIOD_MS - cp.env.AGENTFLEET_HEARTBEAT_INTERVAL_MS,
+    );
     const b = (await fleet()).find((w) => w.instance_id === 'worker-b');
     expect(b?.status).toBe('online');
     expect(b?.live?.status).toBe('online');
@@ -123,8 +130,12 @@ describe('worker liveness across real processes', () => {
     startWorker(token, 'worker-drain');
     const w = await waitForStatus('worker-drain', 'online');
     await cp.as(cp.adminKey).post(`/api/v1/admin/workers/${w.id}/drain`).expect(200);
-    await waitFor(async () => (await fleet()).find((x) => x.id === w.id)?.live?.status === 'drained', { what: 'drained' });
+    await waitFor(async () => (await fleet()).find((x) => x.id === w.id)?.live?.status === 'drained', {
+      what: 'drained',
+    });
     await cp.as(cp.adminKey).post(`/api/v1/admin/workers/${w.id}/uncordon`).expect(200);
-    await waitFor(async () => (await fleet()).find((x) => x.id === w.id)?.live?.status === 'online', { what: 'online again' });
+    await waitFor(async () => (await fleet()).find((x) => x.id === w.id)?.live?.status === 'online', {
+      what: 'online again',
+    });
   });
 });

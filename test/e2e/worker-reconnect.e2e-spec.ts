@@ -23,7 +23,9 @@ describe('workers reconnect when the control plane or Redis is away', () => {
     const port = await freePort();
     // a token needs a control plane: make it on one instance, stop it, then start the worker against the port
     const first = await startInProcessControlPlane({}, { port });
-    const { token } = (await first.as(first.adminKey).post('/api/v1/worker-tokens', { name: 'r' }).expect(201)).body as {
+    const { token } = (
+      await first.as(first.adminKey).post('/api/v1/worker-tokens', { name: 'r' }).expect(201)
+    ).body as {
       token: string;
     };
     await first.app.close();
@@ -34,14 +36,19 @@ describe('workers reconnect when the control plane or Redis is away', () => {
       AGENTFLEET_WORKER_HEALTH_PORT: '0',
     });
     procs.push(worker);
-    await waitFor(() => worker.output().includes('control plane unreachable; retrying registration'), { what: 'retry log' });
+    await waitFor(() => worker.output().includes('control plane unreachable; retrying registration'), {
+      what: 'retry log',
+    });
 
     // the same database and Redis namespace come back on the same port
     const { createControlPlaneApp } = await import('../../apps/control-plane/src/create-app');
     const again = await createControlPlaneApp(first.env);
     await again.listen(port, '127.0.0.1');
     try {
-      await waitFor(() => worker.output().includes('worker registered'), { timeoutMs: 20_000, what: 'registration' });
+      await waitFor(() => worker.output().includes('worker registered'), {
+        timeoutMs: 20_000,
+        what: 'registration',
+      });
     } finally {
       await again.close();
       await first.redis.cleanup();
@@ -54,7 +61,8 @@ describe('workers reconnect when the control plane or Redis is away', () => {
     await redis.start();
     try {
       cp = await startInProcessControlPlane({ AGENTFLEET_REDIS_URL: redis.url });
-      const { token } = (await cp.as(cp.adminKey).post('/api/v1/worker-tokens', { name: 'r' }).expect(201)).body as {
+      const { token } = (await cp.as(cp.adminKey).post('/api/v1/worker-tokens', { name: 'r' }).expect(201))
+        .body as {
         token: string;
       };
       const worker = spawnNode(WORKER_ENTRY, {
@@ -69,9 +77,14 @@ describe('workers reconnect when the control plane or Redis is away', () => {
       await waitFor(async () => (await fleet())?.live?.status === 'online', { what: 'online' });
 
       await redis.stop();
-      await waitFor(() => worker.output().includes('heartbeat failed: Redis unreachable'), { what: 'outage logged' });
+      await waitFor(() => worker.output().includes('heartbeat failed: Redis unreachable'), {
+        what: 'outage logged',
+      });
       await redis.start(); // empty: no token state, no alive set
-      await waitFor(() => worker.output().includes('registering again'), { timeoutMs: 20_000, what: 're-registration' });
+      await waitFor(() => worker.output().includes('registering again'), {
+        timeoutMs: 20_000,
+        what: 're-registration',
+      });
       await waitFor(
         async () => {
           const w = await fleet();

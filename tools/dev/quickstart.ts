@@ -6,9 +6,14 @@
 import 'reflect-metadata';
 import { BootstrapInstanceUseCase } from '@agentfleet/access';
 import { NodeCredentialHasher } from '@agentfleet/infra-crypto';
-import { TypeormUnitOfWork, accessRepositories, createDataSource, runMigrations } from '@agentfleet/infra-persistence';
+import {
+  TypeormUnitOfWork,
+  accessRepositories,
+  createDataSource,
+  runMigrations,
+} from '@agentfleet/infra-persistence';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 
@@ -63,7 +68,10 @@ async function prepareDatabase(state: State): Promise<string> {
   try {
     const applied = await runMigrations(ds);
     if (applied.length) log(`applied migrations: ${applied.join(', ')}`);
-    const boot = new BootstrapInstanceUseCase(new TypeormUnitOfWork(ds, accessRepositories), new NodeCredentialHasher());
+    const boot = new BootstrapInstanceUseCase(
+      new TypeormUnitOfWork(ds, accessRepositories),
+      new NodeCredentialHasher(),
+    );
     const fresh = await boot.ifEmpty();
     if (fresh) return fresh.adminKey;
     if (state.adminKey && (await keyIsUsable(ds, state.adminKey))) return state.adminKey;
@@ -82,7 +90,12 @@ async function keyIsUsable(ds: import('typeorm').DataSource, key: string): Promi
   return rows[0]?.ok === true;
 }
 
-async function api<T>(key: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+async function api<T>(
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
   const res = await fetch(`${baseUrl}${path}`, {
     method,
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -191,7 +204,9 @@ async function main() {
     AGENTFLEET_PORT: String(port),
     AGENTFLEET_BOOTSTRAP_ON_START: 'false',
   });
-  await waitFor('the control plane to be ready', async () => ((await fetch(`${baseUrl}/readyz`)).ok ? true : undefined));
+  await waitFor('the control plane to be ready', async () =>
+    (await fetch(`${baseUrl}/readyz`)).ok ? true : undefined,
+  );
   state = await seedDemo(adminKey, state);
   writeState(state);
 
@@ -207,7 +222,9 @@ async function main() {
       'GET',
       '/api/v1/admin/workers',
     );
-    return r.body.items.find((w) => w.instance_id === 'quickstart-worker-1' && w.status === 'online' && w.live);
+    return r.body.items.find(
+      (w) => w.instance_id === 'quickstart-worker-1' && w.status === 'online' && w.live,
+    );
   });
 
   process.stdout.write(

@@ -4,10 +4,14 @@ const path = require('node:path');
 
 module.exports = async function globalSetup() {
   const root = path.resolve(__dirname, '../..');
-  execFileSync(process.execPath, [require.resolve('@swc/cli/bin/swc.js'), 'apps', 'libs', 'tools', 'bench', '-d', 'dist', '--quiet'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [require.resolve('@swc/cli/bin/swc.js'), 'apps', 'libs', 'tools', 'bench', '-d', 'dist', '--quiet'],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
   const { ensureTemplateDatabase } = require(path.join(root, 'dist/libs/testing/src'));
   await ensureTemplateDatabase();
 };

@@ -47,7 +47,11 @@ export class AppModule {
             },
             // one short line per request: no headers (they carry credentials), no bodies
             serializers: {
-              req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+              req: (req: { id: unknown; method: string; url: string }) => ({
+                id: req.id,
+                method: req.method,
+                url: req.url,
+              }),
               res: (res: { statusCode: number }) => ({ status: res.statusCode }),
             },
             autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },

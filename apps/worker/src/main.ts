@@ -13,15 +13,23 @@ const EXIT = { ok: 0, crash: 1, refused: 2, tokenDead: 3 } as const;
 
 async function main(): Promise<number> {
   const env = parseEnv(workerEnvSchema, process.env);
-  const logger = createLogger({ level: env.AGENTFLEET_LOG_LEVEL, format: env.AGENTFLEET_LOG_FORMAT, service: 'worker' });
+  const logger = createLogger({
+    level: env.AGENTFLEET_LOG_LEVEL,
+    format: env.AGENTFLEET_LOG_FORMAT,
+    service: 'worker',
+  });
   let app: INestApplicationContext | undefined;
   // signals during start-up abort registration; afterwards they stop the worker cleanly
   const signalled = new Promise<StopReason>((resolve) => {
-    for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve({ kind: 'signal', signal: s }));
+    for (const s of ['SIGTERM', 'SIGINT'] as const)
+      process.once(s, () => resolve({ kind: 'signal', signal: s }));
   });
   try {
     // createApplicationContext runs the lifecycle hooks, registration included
-    app = await NestFactory.createApplicationContext(WorkerModule.forRoot(env, logger), { logger: false, abortOnError: false });
+    app = await NestFactory.createApplicationContext(WorkerModule.forRoot(env, logger), {
+      logger: false,
+      abortOnError: false,
+    });
   } catch (e) {
     logger.error({ error: e instanceof Error ? e.message : String(e) }, 'worker failed to start');
     return e instanceof PermanentRegistrationError ? EXIT.refused : EXIT.crash;

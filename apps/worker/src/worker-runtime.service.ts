@@ -1,9 +1,4 @@
-import {
-  Inject,
-  Injectable,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { WORKER_PROTOCOL_VERSION } from '@agentfleet/contracts';
 import { type LifecycleLogger, type StopReason, WorkerLifecycle } from '@agentfleet/fleet';
 import { RedisHeartbeatSender, RedisKeys } from '@agentfleet/infra-redis';

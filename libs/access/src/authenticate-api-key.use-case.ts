@@ -27,7 +27,8 @@ export class AuthenticateApiKeyUseCase {
     const matches = this.hasher.matches(parsed.plaintext, key?.keyHash ?? '0'.repeat(64));
     if (!key || !matches) throw new UnauthenticatedError('API key is not valid');
     if (!key.isActive || key.revokedAt) throw new UnauthenticatedError('API key has been revoked');
-    if (key.holderActive === false) throw new UnauthenticatedError("API key's user or organization is deactivated");
+    if (key.holderActive === false)
+      throw new UnauthenticatedError("API key's user or organization is deactivated");
     const now = this.clock.now();
     if (key.expiresAt && key.expiresAt.getTime() <= now.getTime())
       throw new UnauthenticatedError('API key has expired');

@@ -39,8 +39,14 @@ export class ManageApiKeysUseCase {
     }
     const issued = this.hasher.issue('afk');
     const record = await this.uow.run(async (repos) => {
-      if (input.user_id && !(await repos.users.findById(principal.organizationId, input.user_id))) {
-        throw new InvalidInputError(`user ${input.user_id} does not exist in this organization`, 'user_id');
+      if (input.user_id) {
+        const user = await repos.users.findById(principal.organizationId, input.user_id);
+        if (!user)
+          throw new InvalidInputError(`user ${input.user_id} does not exist in this organization`, 'user_id');
+        // a key acting for a user never holds a role the user lacks
+        if (!user.roles.includes(input.role)) {
+          throw new InvalidInputError(`user ${input.user_id} does not have role ${input.role}`, 'role');
+        }
       }
       const key = await repos.apiKeys.create({
         organizationId: principal.organizationId,
@@ -83,12 +89,13 @@ export class ManageApiKeysUseCase {
   async revoke(principal: Principal, id: string, ip: string | null, now: Date) {
     const actor: Actor = actorOf(principal, ip);
     return this.uow.run(async (repos) => {
-      const revoked = await repos.apiKeys.revoke(principal.organizationId, id, now);
-      if (!revoked) {
-        const existing = await repos.apiKeys.findById(principal.organizationId, id);
-        if (!existing) throw new NotFoundError('API key', id);
-        return apiKeyView(existing); // already revoked: idempotent
+      const target = await repos.apiKeys.findById(principal.organizationId, id);
+      if (!target) throw new NotFoundError('API key', id);
+      if (target.instanceAdmin && !principal.instanceAdmin) {
+        throw new ForbiddenError('only an instance-admin key may revoke an instance-admin key');
       }
+      const revoked = await repos.apiKeys.revoke(principal.organizationId, id, now);
+      if (!revoked) return apiKeyView(target); // already revoked: idempotent
       await repos.audit.record({ actor, action: 'api_key.revoked', resourceType: 'api_key', resourceId: id });
       return apiKeyView(revoked);
     });

@@ -66,9 +66,11 @@ export const workerRegisterResponseSchema = z.object({
 });
 export type WorkerRegisterResponse = z.infer<typeof workerRegisterResponseSchema>;
 
-export const workerDeregisterRequestSchema = z.strictObject({
-  reason: z.string().max(255).optional(),
-});
+export const workerDeregisterRequestSchema = z
+  .strictObject({
+    reason: z.string().max(255).optional(),
+  })
+  .default({});
 
 /** Liveness as recorded in PostgreSQL. */
 export const WORKER_STATUSES = ['online', 'lost', 'offline'] as const;

@@ -22,4 +22,6 @@ export interface AuditEntry {
 /** Port: appends to the audit log (inside the caller's transaction). */
 export interface AuditLogWriter {
   record(entry: AuditEntry): Promise<void>;
+  /** Appends several entries in one statement (a reaper cycle that marks many workers lost at once). */
+  recordMany(entries: readonly AuditEntry[]): Promise<void>;
 }

@@ -123,6 +123,8 @@ export interface FleetLiveness {
   forgetStale(ids: readonly string[], cutoff: Date): Promise<void>;
   /** Last heartbeat of each worker still in the alive set. */
   lastBeats(ids: readonly string[]): Promise<Map<string, Date>>;
+  /** Scores a just-registered worker alive (Redis' clock), so one that dies before its first heartbeat is reaped. */
+  markAlive(workerId: string): Promise<void>;
   /** Drops the worker's live state (deregistration, revocation). */
   forget(workerId: string): Promise<void>;
 }

@@ -19,7 +19,14 @@ export class InMemoryFleet implements UnitOfWork<FleetRepositories> {
   readonly repos: FleetRepositories = {
     workerTokens: {
       create: async (t) => {
-        const r: WorkerTokenRecord = { ...t, id: randomUUID(), createdAt: new Date(), lastUsedAt: null, revokedAt: null, workerId: null };
+        const r: WorkerTokenRecord = {
+          ...t,
+          id: randomUUID(),
+          createdAt: new Date(),
+          lastUsedAt: null,
+          revokedAt: null,
+          workerId: null,
+        };
         this.tokens.set(r.id, r);
         return { ...r };
       },
@@ -51,7 +58,9 @@ export class InMemoryFleet implements UnitOfWork<FleetRepositories> {
     },
     workers: {
       upsertRegistration: async (f: RegistrationFields) => {
-        const existing = [...this.workers.values()].find((w) => w.tokenId === f.tokenId && w.instanceId === f.instanceId);
+        const existing = [...this.workers.values()].find(
+          (w) => w.tokenId === f.tokenId && w.instanceId === f.instanceId,
+        );
         const w: WorkerRecord = {
           ...f,
           id: existing?.id ?? randomUUID(),
@@ -93,9 +102,13 @@ export class InMemoryFleet implements UnitOfWork<FleetRepositories> {
         return { ...w };
       },
       lostIds: async () => [...this.workers.values()].filter((w) => w.status === 'lost').map((w) => w.id),
-      activeByToken: async (tokenId) => [...this.workers.values()].filter((w) => w.tokenId === tokenId && w.status !== 'offline'),
+      activeByToken: async (tokenId) =>
+        [...this.workers.values()].filter((w) => w.tokenId === tokenId && w.status !== 'offline'),
     },
-    audit: { record: async (e) => void this.audit.push(e) },
+    audit: {
+      record: async (e) => void this.audit.push(e),
+      recordMany: async (es) => void this.audit.push(...es),
+    },
   };
 
   run<T>(work: (repos: FleetRepositories) => Promise<T>): Promise<T> {
@@ -124,7 +137,8 @@ export class FakeLiveness implements FleetLiveness {
     const m = new Map<string, LiveWorkerState>();
     for (const id of ids) {
       const at = this.alive.get(id);
-      if (at !== undefined) m.set(id, { status: 'online', version: '1', running: [], freeSlots: 1, lastSeen: new Date(at) });
+      if (at !== undefined)
+        m.set(id, { status: 'online', version: '1', running: [], freeSlots: 1, lastSeen: new Date(at) });
     }
     return m;
   }
@@ -148,6 +162,9 @@ export class FakeLiveness implements FleetLiveness {
       if (s !== undefined) m.set(id, new Date(s));
     }
     return m;
+  }
+  async markAlive(workerId: string) {
+    this.beat(workerId);
   }
   async forget(workerId: string) {
     this.alive.delete(workerId);

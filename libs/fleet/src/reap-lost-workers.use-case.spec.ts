@@ -116,6 +116,9 @@ describe('ReapLostWorkersUseCase', () => {
     fleet.tokens.get(token.id)!.expiresAt = new Date(live.nowMs - 1000);
     const r = await reaper.execute();
     expect(r.stopped).toHaveLength(1);
-    expect(live.tokenState.get(token.id)).toEqual({ revoked: false, expiresAt: fleet.tokens.get(token.id)!.expiresAt });
+    expect(live.tokenState.get(token.id)).toEqual({
+      revoked: false,
+      expiresAt: fleet.tokens.get(token.id)!.expiresAt,
+    });
   });
 });

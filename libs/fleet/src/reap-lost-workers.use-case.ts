@@ -37,15 +37,16 @@ export class ReapLostWorkersUseCase {
     const { from, to } = livenessTransition('grace_exceeded');
     const lost = await this.uow.run(async (repos) => {
       const moved = await repos.workers.transition(stale, from, to, now);
-      for (const w of moved) {
-        await repos.audit.record({
+      // one statement for the whole batch: a zone outage can lose hundreds of workers in one cycle
+      await repos.audit.recordMany(
+        moved.map((w) => ({
           actor: { organizationId: w.organizationId },
           action: 'worker.lost',
           resourceType: 'worker',
           resourceId: w.id,
           details: { grace_period_ms: this.settings.gracePeriodMs },
-        });
-      }
+        })),
+      );
       return moved;
     });
     await this.liveness.forgetStale(stale, cutoff);
@@ -62,14 +63,14 @@ export class ReapLostWorkersUseCase {
     const { from, to } = livenessTransition('heartbeat');
     return this.uow.run(async (repos) => {
       const moved = await repos.workers.transition(back, from, to, now);
-      for (const w of moved) {
-        await repos.audit.record({
+      await repos.audit.recordMany(
+        moved.map((w) => ({
           actor: { organizationId: w.organizationId },
           action: 'worker.recovered',
           resourceType: 'worker',
           resourceId: w.id,
-        });
-      }
+        })),
+      );
       return moved;
     });
   }

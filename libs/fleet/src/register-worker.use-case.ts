@@ -68,6 +68,7 @@ export class RegisterWorkerUseCase {
     });
     // heartbeats refuse to run without this state, so it is written before the worker is answered
     await this.liveness.publishTokenState(token.id, { revoked: false, expiresAt: token.expiresAt });
+    await this.liveness.markAlive(worker.id);
     return {
       worker_id: worker.id,
       token_id: token.id,

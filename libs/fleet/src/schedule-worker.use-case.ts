@@ -1,4 +1,5 @@
 import {
+  ConflictError,
   NotFoundError,
   type Principal,
   type SchedulingCommand,
@@ -20,6 +21,9 @@ export class ScheduleWorkerUseCase {
     const updated = await this.uow.run(async (repos) => {
       const w = await repos.workers.findById(principal.organizationId, id);
       if (!w) throw new NotFoundError('worker', id);
+      if (w.status === 'offline' && command !== 'uncordon') {
+        throw new ConflictError(`worker ${id} is offline; it takes no work and reads no control messages`);
+      }
       const next = nextScheduling(w.scheduling, command);
       const changed = await repos.workers.setScheduling(principal.organizationId, id, next);
       await repos.audit.record({

@@ -1,4 +1,8 @@
-import type { WorkerControlMessage, WorkerRegisterRequest, WorkerRegisterResponse } from '@agentfleet/contracts';
+import type {
+  WorkerControlMessage,
+  WorkerRegisterRequest,
+  WorkerRegisterResponse,
+} from '@agentfleet/contracts';
 import { WorkerLifecycle } from './worker-lifecycle';
 import {
   type ControlPlaneClient,
@@ -116,7 +120,10 @@ describe('WorkerLifecycle', () => {
     const s = await lifecycle.start();
     expect(s.worker_id).toBe(session.worker_id);
     expect(client.registrations).toBe(4);
-    expect(quietLogger.warn).toHaveBeenCalledWith('control plane unreachable; retrying registration', expect.any(Object));
+    expect(quietLogger.warn).toHaveBeenCalledWith(
+      'control plane unreachable; retrying registration',
+      expect.any(Object),
+    );
     await lifecycle.stop({ kind: 'signal', signal: 'SIGTERM' });
   });
 
@@ -131,9 +138,17 @@ describe('WorkerLifecycle', () => {
     const { client, heartbeat, lifecycle } = make();
     await lifecycle.start();
     await until(() => heartbeat.beats.length >= 2);
-    expect(heartbeat.beats[0]).toMatchObject({ workerId: session.worker_id, status: 'online', freeSlots: 2, ttlMs: 30 });
+    expect(heartbeat.beats[0]).toMatchObject({
+      workerId: session.worker_id,
+      status: 'online',
+      freeSlots: 2,
+      ttlMs: 30,
+    });
     heartbeat.next.push({ outcome: 'revoked', controls: [] });
-    await expect(lifecycle.whenStopped()).resolves.toEqual({ kind: 'revoked', message: 'worker token revoked' });
+    await expect(lifecycle.whenStopped()).resolves.toEqual({
+      kind: 'revoked',
+      message: 'worker token revoked',
+    });
     expect(client.deregistrations).toHaveLength(0);
   });
 
@@ -158,7 +173,10 @@ describe('WorkerLifecycle', () => {
     heartbeat.failNext = 3;
     await lifecycle.start();
     await until(() => heartbeat.beats.length >= 5);
-    expect(quietLogger.warn).toHaveBeenCalledWith('heartbeat failed: Redis unreachable; retrying', expect.any(Object));
+    expect(quietLogger.warn).toHaveBeenCalledWith(
+      'heartbeat failed: Redis unreachable; retrying',
+      expect.any(Object),
+    );
     await lifecycle.stop({ kind: 'signal', signal: 'SIGTERM' });
   });
 
@@ -182,7 +200,10 @@ describe('WorkerLifecycle', () => {
     const { heartbeat, lifecycle } = make();
     await lifecycle.start();
     heartbeat.control({ type: 'stop', reason: 'worker token revoked' });
-    await expect(lifecycle.whenStopped()).resolves.toEqual({ kind: 'control', message: 'worker token revoked' });
+    await expect(lifecycle.whenStopped()).resolves.toEqual({
+      kind: 'control',
+      message: 'worker token revoked',
+    });
   });
 
   it('on SIGTERM stops taking work, lets running work settle, then deregisters — once', async () => {

@@ -14,6 +14,12 @@ for i = 1, #ARGV - 1 do
 end
 return removed`;
 
+/** Scores a worker with Redis' own clock (the reaper compares against the same clock). */
+const MARK_ALIVE = `
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
+return 1`;
+
 /** The control plane's view of worker liveness in Redis. */
 export class RedisFleetLiveness implements FleetLiveness {
   constructor(
@@ -21,6 +27,7 @@ export class RedisFleetLiveness implements FleetLiveness {
     private readonly keys: RedisKeys,
     /** How long control messages wait for a worker that is not beating. */
     private readonly controlTtlSeconds = 3600,
+    private readonly tokenStateTtlSeconds = 86_400,
   ) {}
 
   async publishTokenState(tokenId: string, state: { revoked: boolean; expiresAt: Date | null }) {
@@ -82,6 +89,10 @@ export class RedisFleetLiveness implements FleetLiveness {
       if (s !== null && s !== undefined) out.set(id, new Date(Number(s)));
     });
     return out;
+  }
+
+  async markAlive(workerId: string) {
+    await this.redis.eval(MARK_ALIVE, 1, this.keys.workersAlive(), workerId);
   }
 
   async forget(workerId: string) {

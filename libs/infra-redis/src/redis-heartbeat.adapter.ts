@@ -5,7 +5,8 @@ import type { RedisKeys } from './redis-keys';
 
 /**
  * One round trip per beat: checks the token's revocation/expiry, writes the live hash with its TTL,
- * scores the worker in the alive set with Redis' own clock, and takes pending control messages.
+ * scores the worker in the alive set with Redis' own clock, and takes up to 100 pending control messages
+ * (the rest come with the next beats).
  */
 const HEARTBEAT = `
 local tok = redis.call('HMGET', KEYS[4], 'revoked', 'expires_at')
@@ -17,8 +18,9 @@ if tok[2] and tok[2] ~= '' and now >= tonumber(tok[2]) then return {'expired'} e
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'version', ARGV[4], 'running', ARGV[5], 'free_slots', ARGV[6], 'hostname', ARGV[7], 'last_seen', now)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], now, ARGV[1])
-local msgs = redis.call('LRANGE', KEYS[3], 0, -1)
-if #msgs > 0 then redis.call('DEL', KEYS[3]) end
+-- a bounded batch: unpack() of thousands of messages fails after the list was taken, losing them all
+local msgs = redis.call('LRANGE', KEYS[3], 0, 99)
+if #msgs > 0 then redis.call('LTRIM', KEYS[3], #msgs, -1) end
 return {'ok', tostring(now), unpack(msgs)}`;
 
 type HeartbeatRedis = Redis & {

@@ -50,7 +50,7 @@ export async function startInProcessControlPlane(
   await app.listen(port, '127.0.0.1');
   const boot = await app.get(BootstrapInstanceUseCase).ifEmpty();
   if (!boot) throw new Error('test database was not empty');
-  const server = app.getHttpServer() as import('node:http').Server;
+  const server = app.getHttpServer();
   const address = server.address();
   const boundPort = typeof address === 'object' && address ? address.port : 0;
   const http = () => request(server);
@@ -65,8 +65,16 @@ export async function startInProcessControlPlane(
     http,
     as: (key: string) => ({
       get: (path) => http().get(path).set('Authorization', `Bearer ${key}`),
-      post: (path, body) => http().post(path).set('Authorization', `Bearer ${key}`).send(body as object),
-      patch: (path, body) => http().patch(path).set('Authorization', `Bearer ${key}`).send(body as object),
+      post: (path, body) =>
+        http()
+          .post(path)
+          .set('Authorization', `Bearer ${key}`)
+          .send(body as object),
+      patch: (path, body) =>
+        http()
+          .patch(path)
+          .set('Authorization', `Bearer ${key}`)
+          .send(body as object),
       delete: (path) => http().delete(path).set('Authorization', `Bearer ${key}`),
     }),
     async close() {

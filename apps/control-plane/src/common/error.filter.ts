@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { DomainError, RateLimitedError } from '@agentfleet/domain';
 import type { Response } from 'express';
+import { QueryFailedError } from 'typeorm';
 
 const STATUS: Record<DomainError['kind'], number> = {
   not_found: 404,
@@ -10,6 +11,13 @@ const STATUS: Record<DomainError['kind'], number> = {
   forbidden: 403,
   rate_limited: 429,
   unavailable: 503,
+};
+
+const HTTP_KIND: Record<number, string> = {
+  ...Object.fromEntries(Object.entries(STATUS).map(([kind, status]): [number, string] => [status, kind])),
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
 };
 
 interface BodyParserError {
@@ -49,6 +57,19 @@ export function isBodyParserError(e: unknown): boolean {
   );
 }
 
+/**
+ * A unique constraint that a concurrent request won (two creates of the same organization name or user
+ * email race past the use case's existence check, or an unchecked unique column) is a conflict, not a
+ * 500. The field is read from PostgreSQL's `Key (organization_id, email)=(…)` detail; values are never echoed.
+ */
+function uniqueViolation(e: unknown): { field: string | undefined } | undefined {
+  if (!(e instanceof QueryFailedError)) return undefined;
+  const driver = e.driverError as { code?: string; detail?: string } | undefined;
+  if (driver?.code !== '23505') return undefined;
+  const columns = /^Key \(([^)]+)\)=/.exec(driver.detail ?? '')?.[1]?.split(/,\s*/) ?? [];
+  return { field: columns.filter((c) => c !== 'organization_id').pop() };
+}
+
 function describeError(e: unknown, logger: Logger): { status: number; body: Record<string, unknown> } {
   if (e instanceof DomainError) {
     const status = STATUS[e.kind];
@@ -58,6 +79,20 @@ function describeError(e: unknown, logger: Logger): { status: number; body: Reco
         error: e.kind,
         message: e.message,
         ...(e.field ? { errors: [{ field: e.field, message: e.message }] } : {}),
+      },
+    };
+  }
+  const unique = uniqueViolation(e);
+  if (unique) {
+    const message = unique.field
+      ? `a record with this ${unique.field} already exists`
+      : 'a conflicting record already exists';
+    return {
+      status: 409,
+      body: {
+        error: 'conflict',
+        message,
+        ...(unique.field ? { errors: [{ field: unique.field, message }] } : {}),
       },
     };
   }
@@ -95,7 +130,8 @@ function describeError(e: unknown, logger: Logger): { status: number; body: Reco
     return {
       status,
       body: {
-        error: body['error'] ?? e.name,
+        // one vocabulary with domain errors: not_found, invalid, ... (Nest says "Not Found", "Bad Request")
+        error: HTTP_KIND[status] ?? (typeof body['error'] === 'string' ? body['error'] : e.name),
         message: body['message'] ?? e.message,
         ...(body['errors'] ? { errors: body['errors'] } : {}),
       },

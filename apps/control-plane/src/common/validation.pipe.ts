@@ -1,4 +1,4 @@
-import { BadRequestException } from '@nestjs/common';
+import { type ArgumentMetadata, BadRequestException, Injectable, type PipeTransform } from '@nestjs/common';
 import { createZodValidationPipe } from 'nestjs-zod';
 import type { ZodError } from 'zod';
 
@@ -17,13 +17,49 @@ export function validationErrors(error: ZodError) {
   });
 }
 
-export const ValidationPipe = createZodValidationPipe({
-  createValidationException: (error: unknown) => {
-    const errors = validationErrors(error as ZodError);
-    return new BadRequestException({
-      error: 'invalid',
-      message: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
-      errors,
-    });
-  },
+function invalid(errors: { field: string; message: string }[]) {
+  return new BadRequestException({
+    error: 'invalid',
+    message: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+    errors,
+  });
+}
+
+const ZodPipe = createZodValidationPipe({
+  createValidationException: (error: unknown) => invalid(validationErrors(error as ZodError)),
 });
+
+/** Path of the first string (value or key) holding a NUL character, or undefined. */
+function nulAt(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (!value || typeof value !== 'object') return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const at = path ? `${path}.${k}` : k;
+    if (k.includes('\u0000')) return at;
+    const found = nulAt(v, at);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * The zod DTO validation, then one rule zod schemas do not state: no NUL character anywhere. PostgreSQL
+ * cannot store U+0000 in text or jsonb, so without this check such input reached the database and was
+ * answered with a 500 instead of a 400 naming the field.
+ */
+@Injectable()
+export class ValidationPipe implements PipeTransform {
+  private readonly zod = new ZodPipe();
+
+  transform(value: unknown, metadata: ArgumentMetadata): unknown {
+    const parsed: unknown = this.zod.transform(value, metadata);
+    if (metadata.type !== 'custom') {
+      const at = nulAt(parsed, metadata.type === 'body' ? '' : (metadata.data ?? ''));
+      if (at !== undefined)
+        throw invalid([
+          { field: at || `(${metadata.type})`, message: 'must not contain NUL (\\u0000) characters' },
+        ]);
+    }
+    return parsed;
+  }
+}
