@@ -6,9 +6,9 @@ import {
   type Principal,
   type UnitOfWork,
   actorOf,
-  livenessTransition,
 } from '@agentfleet/domain';
 import type { FleetLiveness, FleetRepositories, Page, WorkerRecord, WorkerTokenRecord } from './fleet.ports';
+import { moveWorkers } from './move-workers';
 import { workerTokenView } from './worker-token.view';
 
 /** Worker tokens of the caller's organization: the plaintext is returned once, at creation. */
@@ -101,23 +101,13 @@ export async function stopWorkersOfToken(
   const active = await uow.run((repos) => repos.workers.activeByToken(token.id));
   for (const w of active) await liveness.sendControl(w.id, { type: 'stop', reason });
   if (!active.length) return [];
-  const { from, to } = livenessTransition('token_revoked');
-  return uow.run(async (repos) => {
-    const moved = await repos.workers.transition(
+  return uow.run((repos) =>
+    moveWorkers(
+      repos,
       active.map((w) => w.id),
-      from,
-      to,
+      'token_revoked',
       now,
-    );
-    for (const w of moved) {
-      await repos.audit.record({
-        actor: { organizationId: w.organizationId },
-        action: 'worker.stopped',
-        resourceType: 'worker',
-        resourceId: w.id,
-        details: { reason },
-      });
-    }
-    return moved;
-  });
+      { action: 'worker.stopped', details: { reason } },
+    ),
+  );
 }

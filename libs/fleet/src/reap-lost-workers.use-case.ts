@@ -1,6 +1,7 @@
-import { type UnitOfWork, livenessTransition } from '@agentfleet/domain';
+import type { UnitOfWork } from '@agentfleet/domain';
 import type { FleetLiveness, FleetRepositories, WorkerRecord } from './fleet.ports';
 import { stopWorkersOfToken } from './manage-worker-tokens.use-case';
+import { moveWorkers } from './move-workers';
 import type { FleetSettings } from './fleet.settings';
 
 export interface ReapResult {
@@ -34,21 +35,13 @@ export class ReapLostWorkersUseCase {
   private async markLost(now: Date, cutoff: Date): Promise<WorkerRecord[]> {
     const stale = await this.liveness.staleSince(cutoff, this.batchSize);
     if (!stale.length) return [];
-    const { from, to } = livenessTransition('grace_exceeded');
-    const lost = await this.uow.run(async (repos) => {
-      const moved = await repos.workers.transition(stale, from, to, now);
-      // one statement for the whole batch: a zone outage can lose hundreds of workers in one cycle
-      await repos.audit.recordMany(
-        moved.map((w) => ({
-          actor: { organizationId: w.organizationId },
-          action: 'worker.lost',
-          resourceType: 'worker',
-          resourceId: w.id,
-          details: { grace_period_ms: this.settings.gracePeriodMs },
-        })),
-      );
-      return moved;
-    });
+    // one statement per step for the whole batch: a zone outage can lose hundreds of workers in one cycle
+    const lost = await this.uow.run((repos) =>
+      moveWorkers(repos, stale, 'grace_exceeded', now, {
+        action: 'worker.lost',
+        details: { grace_period_ms: this.settings.gracePeriodMs },
+      }),
+    );
     await this.liveness.forgetStale(stale, cutoff);
     return lost;
   }
@@ -60,19 +53,9 @@ export class ReapLostWorkersUseCase {
     const beats = await this.liveness.lastBeats(lostIds);
     const back = lostIds.filter((id) => (beats.get(id)?.getTime() ?? 0) > cutoff.getTime());
     if (!back.length) return [];
-    const { from, to } = livenessTransition('heartbeat');
-    return this.uow.run(async (repos) => {
-      const moved = await repos.workers.transition(back, from, to, now);
-      await repos.audit.recordMany(
-        moved.map((w) => ({
-          actor: { organizationId: w.organizationId },
-          action: 'worker.recovered',
-          resourceType: 'worker',
-          resourceId: w.id,
-        })),
-      );
-      return moved;
-    });
+    return this.uow.run((repos) =>
+      moveWorkers(repos, back, 'heartbeat', now, { action: 'worker.recovered' }),
+    );
   }
 
   /** Repeats what a revocation told Redis (in case that write was lost) and enforces token expiry. */

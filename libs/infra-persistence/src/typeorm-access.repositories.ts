@@ -12,7 +12,7 @@ import type {
 import { BUILTIN_ROLES, ROLE_NAMES } from '@agentfleet/contracts';
 import { type EntityManager, IsNull } from 'typeorm';
 import { ApiKeyEntity, OrganizationEntity, RoleDefinitionEntity, UserEntity } from './entities';
-import { camelRow, plain } from './row-mapping';
+import { camelRow, pageOf, plain } from './row-mapping';
 import { TypeormAuditLogRepository } from './typeorm-audit.repository';
 
 /** Arbitrary constant: the advisory lock that serialises first-start bootstrap. */
@@ -33,12 +33,7 @@ class TypeormOrganizationRepository implements OrganizationRepository {
     return r ? plain<OrganizationRecord>(r) : undefined;
   }
   async list(page: Page): Promise<PageResult<OrganizationRecord>> {
-    const [rows, total] = await this.em.findAndCount(OrganizationEntity, {
-      order: { createdAt: 'ASC', id: 'ASC' },
-      take: page.limit,
-      skip: page.offset,
-    });
-    return { items: rows.map((r) => plain<OrganizationRecord>(r)), total };
+    return pageOf<OrganizationEntity, OrganizationRecord>(this.em, OrganizationEntity, undefined, page);
   }
   count() {
     return this.em.count(OrganizationEntity);
@@ -60,13 +55,7 @@ class TypeormUserRepository implements UserRepository {
     return r ? plain<UserRecord>(r) : undefined;
   }
   async list(organizationId: string, page: Page): Promise<PageResult<UserRecord>> {
-    const [rows, total] = await this.em.findAndCount(UserEntity, {
-      where: { organizationId },
-      order: { createdAt: 'ASC', id: 'ASC' },
-      take: page.limit,
-      skip: page.offset,
-    });
-    return { items: rows.map((r) => plain<UserRecord>(r)), total };
+    return pageOf<UserEntity, UserRecord>(this.em, UserEntity, { organizationId }, page);
   }
   async update(
     organizationId: string,
@@ -112,13 +101,7 @@ class TypeormApiKeyRepository implements ApiKeyRepository {
     return r ? plain<ApiKeyRecord>(r) : undefined;
   }
   async list(organizationId: string, page: Page): Promise<PageResult<ApiKeyRecord>> {
-    const [rows, total] = await this.em.findAndCount(ApiKeyEntity, {
-      where: { organizationId },
-      order: { createdAt: 'ASC', id: 'ASC' },
-      take: page.limit,
-      skip: page.offset,
-    });
-    return { items: rows.map((r) => plain<ApiKeyRecord>(r)), total };
+    return pageOf<ApiKeyEntity, ApiKeyRecord>(this.em, ApiKeyEntity, { organizationId }, page);
   }
   async revoke(organizationId: string, id: string, at: Date) {
     const res = await this.em

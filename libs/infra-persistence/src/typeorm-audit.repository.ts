@@ -2,7 +2,7 @@ import type { AuditLogReader, AuditRecord, Page, PageResult } from '@agentfleet/
 import type { AuditEntry, AuditLogWriter } from '@agentfleet/domain';
 import type { EntityManager } from 'typeorm';
 import { AuditLogEntity } from './entities';
-import { plain } from './row-mapping';
+import { pageOf } from './row-mapping';
 
 function auditRow(e: AuditEntry) {
   return {
@@ -36,12 +36,12 @@ export class TypeormAuditLogRepository implements AuditLogWriter, AuditLogReader
     filter: { action?: string; resourceType?: string; resourceId?: string },
     page: Page,
   ): Promise<PageResult<AuditRecord>> {
-    const [rows, total] = await this.em.findAndCount(AuditLogEntity, {
-      where: { organizationId, ...filter },
-      order: { createdAt: 'DESC', id: 'DESC' },
-      take: page.limit,
-      skip: page.offset,
-    });
-    return { items: rows.map((r) => plain<AuditRecord>(r)), total };
+    return pageOf<AuditLogEntity, AuditRecord>(
+      this.em,
+      AuditLogEntity,
+      { ...filter, organizationId },
+      page,
+      'DESC',
+    );
   }
 }

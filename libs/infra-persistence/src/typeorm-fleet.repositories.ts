@@ -10,7 +10,7 @@ import type {
 } from '@agentfleet/fleet';
 import type { EntityManager } from 'typeorm';
 import { WorkerEntity, WorkerTokenEntity } from './entities';
-import { camelRow, plain } from './row-mapping';
+import { camelRow, pageOf, plain } from './row-mapping';
 import { TypeormAuditLogRepository } from './typeorm-audit.repository';
 
 class TypeormWorkerTokenRepository implements WorkerTokenRepository {
@@ -28,13 +28,7 @@ class TypeormWorkerTokenRepository implements WorkerTokenRepository {
     return r ? plain<WorkerTokenRecord>(r) : undefined;
   }
   async list(organizationId: string, page: Page) {
-    const [rows, total] = await this.em.findAndCount(WorkerTokenEntity, {
-      where: { organizationId },
-      order: { createdAt: 'ASC', id: 'ASC' },
-      take: page.limit,
-      skip: page.offset,
-    });
-    return { items: rows.map((r) => plain<WorkerTokenRecord>(r)), total };
+    return pageOf<WorkerTokenEntity, WorkerTokenRecord>(this.em, WorkerTokenEntity, { organizationId }, page);
   }
   async revoke(organizationId: string, id: string, at: Date) {
     const rows = await this.em.query<[Record<string, unknown>[], number]>(
