@@ -3,3 +3,4 @@ export * from './credential';
 export * from './worker-liveness';
 export * from './principal';
 export * from './ports';
+export * from './execution-job';

@@ -5,6 +5,11 @@ import { RoleDefinitionEntity } from './role-definition.entity';
 import { UserEntity } from './user.entity';
 import { WorkerTokenEntity } from './worker-token.entity';
 import { WorkerEntity } from './worker.entity';
+import { ExecutionTargetEntity } from './execution-target.entity';
+import { ExecutionEngineEntity } from './execution-engine.entity';
+import { SupervisorRunEntity } from './supervisor-run.entity';
+import { ExecutionJobEntity } from './execution-job.entity';
+import { ExecutionJobEventEntity } from './execution-job-event.entity';
 
 export {
   ApiKeyEntity,
@@ -14,6 +19,11 @@ export {
   UserEntity,
   WorkerTokenEntity,
   WorkerEntity,
+  ExecutionTargetEntity,
+  ExecutionEngineEntity,
+  SupervisorRunEntity,
+  ExecutionJobEntity,
+  ExecutionJobEventEntity,
 };
 export const ENTITIES = [
   OrganizationEntity,
@@ -23,4 +33,9 @@ export const ENTITIES = [
   AuditLogEntity,
   WorkerTokenEntity,
   WorkerEntity,
+  ExecutionTargetEntity,
+  ExecutionEngineEntity,
+  SupervisorRunEntity,
+  ExecutionJobEntity,
+  ExecutionJobEventEntity,
 ];

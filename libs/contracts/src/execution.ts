@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { poolNameSchema } from './fleet';
+
+/** Execution job status (ARCHITECTURE.md §2). */
+export const EXECUTION_JOB_STATUSES = [
+  'queued',
+  'running',
+  'awaiting_approval',
+  'completed',
+  'failed',
+  'oom',
+  'failed_circuit_open',
+  'timed_out',
+  'cancelled',
+] as const;
+export type ExecutionJobStatus = (typeof EXECUTION_JOB_STATUSES)[number];
+export const TERMINAL_JOB_STATUSES: readonly ExecutionJobStatus[] = [
+  'completed',
+  'failed',
+  'oom',
+  'failed_circuit_open',
+  'timed_out',
+  'cancelled',
+];
+
+export const TARGET_TYPES = ['docker', 'kubernetes', 'process'] as const;
+export type TargetType = (typeof TARGET_TYPES)[number];
+
+/** Smallest memory limit a job may ask for: below it Node-based runtimes cannot start. */
+export const MEMORY_FLOOR_MB = 32;
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'environment variable names are letters, digits and _');
+
+export const createJobSchema = z
+  .strictObject({
+    image: z.string().min(1).max(512).optional().describe('Container image; defaults to the target\'s agent-runtime image'),
+    engine_id: z.uuid().optional().describe('Execution engine to drive (with `prompt`)'),
+    command: z.array(z.string().max(8192)).min(1).max(256).optional().describe('argv, never a shell string'),
+    prompt: z.string().min(1).max(200_000).optional(),
+    env: z
+      .record(envName, z.string().max(32_768))
+      .refine((e) => Object.keys(e).length <= 128, 'at most 128 variables')
+      .refine((e) => JSON.stringify(e).length <= 131_072, 'env is larger than 128 KiB')
+      .default({}),
+    memory_limit_mb: z.number().int().min(MEMORY_FLOOR_MB, `must be at least ${MEMORY_FLOOR_MB}`).max(1_048_576).default(256),
+    cpu: z.number().positive().max(64).default(0.5),
+    pids_limit: z.number().int().min(8).max(32_768).default(256),
+    timeout_seconds: z.number().int().min(1).max(86_400).default(600),
+    network: z.boolean().default(false),
+    retries: z
+      .strictObject({
+        max: z.number().int().min(0).max(10).default(0),
+        backoff_ms: z.number().int().min(0).max(3_600_000).default(1000),
+      })
+      .default({ max: 0, backoff_ms: 1000 }),
+    oom_retry: z
+      .strictObject({ enabled: z.boolean().default(false), max_memory_mb: z.number().int().min(MEMORY_FLOOR_MB).max(1_048_576).optional() })
+      .default({ enabled: false }),
+    target_id: z.uuid().optional(),
+    pool: poolNameSchema.optional(),
+    priority: z.number().int().min(1).max(1000).default(100).describe('1 runs first'),
+    idempotency_key: z.string().min(1).max(255).optional(),
+    supervisor_run_id: z.uuid().optional(),
+    metadata: z.record(z.string(), z.unknown()).default({}),
+  })
+  .refine((j) => j.image !== undefined || j.engine_id !== undefined || j.command !== undefined, {
+    message: 'one of image, command or engine_id is required',
+    path: ['image'],
+  })
+  .refine((j) => j.engine_id === undefined || j.prompt !== undefined, { message: 'an engine job needs a prompt', path: ['prompt'] });
+export type CreateJobInput = z.infer<typeof createJobSchema>;
+
+export const listJobsQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  status: z.enum(EXECUTION_JOB_STATUSES).optional(),
+  pool: poolNameSchema.optional(),
+  worker_id: z.uuid().optional(),
+  target_id: z.uuid().optional(),
+  created_after: z.iso.datetime({ offset: true }).optional(),
+  created_before: z.iso.datetime({ offset: true }).optional(),
+});
+export type ListJobsQuery = z.infer<typeof listJobsQuerySchema>;
+
+export const createTargetSchema = z.strictObject({
+  name: z.string().trim().min(1).max(255),
+  type: z.enum(TARGET_TYPES),
+  worker_pool: poolNameSchema.default('default'),
+  connection: z
+    .strictObject({
+      socket_path: z.string().max(1024).optional(),
+      host: z.string().max(255).optional(),
+      port: z.number().int().min(1).max(65535).optional(),
+      namespace: z.string().max(63).optional(),
+      kubeconfig_path: z.string().max(1024).optional(),
+    })
+    .default({}),
+  capacity: z
+    .strictObject({
+      max_memory_mb: z.number().int().min(MEMORY_FLOOR_MB).max(1_048_576).default(4096),
+      max_cpu: z.number().positive().max(256).default(4),
+      max_concurrent: z.number().int().min(1).max(10_000).default(8),
+    })
+    .default({ max_memory_mb: 4096, max_cpu: 4, max_concurrent: 8 }),
+  allowed_images: z.array(z.string().min(1).max(512)).max(256).default([]).describe('Exact names or prefixes ending in *; empty = any'),
+  default_image: z.string().min(1).max(512).default('agentfleet/agent-runtime:dev'),
+  breaker: z
+    .strictObject({
+      error_threshold_percentage: z.number().int().min(1).max(100).default(50),
+      volume_threshold: z.number().int().min(1).max(1000).default(3),
+      reset_timeout_ms: z.number().int().min(100).max(3_600_000).default(30_000),
+      rolling_window_ms: z.number().int().min(1000).max(3_600_000).default(60_000),
+    })
+    .default({ error_threshold_percentage: 50, volume_threshold: 3, reset_timeout_ms: 30_000, rolling_window_ms: 60_000 }),
+});
+export type CreateTargetInput = z.infer<typeof createTargetSchema>;
+export type BreakerOptions = CreateTargetInput['breaker'];
+
+/** A queue per worker pool (ARCHITECTURE.md §4). */
+export const EXECUTION_QUEUE_PREFIX = 'execution:';

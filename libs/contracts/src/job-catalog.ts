@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+/** Version of the job payloads; a worker refuses payloads of a version it does not know. */
+export const JOB_PAYLOAD_VERSION = 1;
+
+/** Everything a worker needs to run one attempt; secrets are resolved by the control plane. */
+export const executionRunPayloadSchema = z.object({
+  v: z.literal(1),
+  job_id: z.uuid(),
+  organization_id: z.uuid(),
+  attempt: z.number().int().min(1),
+  pool: z.string(),
+  target_id: z.uuid().nullable(),
+  spec: z.object({
+    image: z.string(),
+    command: z.array(z.string()),
+    env: z.record(z.string(), z.string()),
+    memory_limit_mb: z.number().int(),
+    cpu: z.number(),
+    pids_limit: z.number().int(),
+    timeout_ms: z.number().int(),
+    network: z.boolean(),
+  }),
+});
+export type ExecutionRunPayload = z.infer<typeof executionRunPayloadSchema>;
+
+/** One entry per job type: its queue, name, payload schema and BullMQ defaults. Declared once, used by both processes. */
+export const JOB_CATALOG = {
+  'execution.run': {
+    queue: (pool: string) => `execution:${pool}`,
+    schema: executionRunPayloadSchema,
+    /** Retries are ours (attempt + fencing), not BullMQ's: one BullMQ attempt per execution attempt. */
+    defaults: { attempts: 1, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } },
+  },
+} as const;
+export type JobName = keyof typeof JOB_CATALOG;
