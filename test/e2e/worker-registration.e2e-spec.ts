@@ -164,7 +164,7 @@ describe('worker tokens and worker registration (HTTP API, real PostgreSQL and R
         concurrency: 3,
         capabilities: ['execute', 'ingest'],
         pools: ['default'],
-        queues: ['execution:default', 'ingestion'],
+        queues: ['execution-default', 'ingestion'],
         token_expires_at: null,
         redis_key_prefix: cp.env.AGENTFLEET_REDIS_PREFIX,
       });
@@ -207,7 +207,7 @@ describe('worker tokens and worker registration (HTTP API, real PostgreSQL and R
       const r = await registerWorker(cp, t.token, 'queues-1', {
         labels: { zone: 'self-claimed', disk: 'ssd' },
       });
-      expect(r['queues']).toEqual(['execution:gpu', 'execution:cpu', 'supervise']);
+      expect(r['queues']).toEqual(['execution-gpu', 'execution-cpu', 'supervise']);
       const w = await admin().get(`/api/v1/admin/workers/${r.worker_id}`).expect(200);
       expect(w.body.labels).toEqual({ zone: 'operator-zone', disk: 'ssd' });
     });

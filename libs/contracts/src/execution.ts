@@ -116,5 +116,3 @@ export const createTargetSchema = z.strictObject({
 export type CreateTargetInput = z.infer<typeof createTargetSchema>;
 export type BreakerOptions = CreateTargetInput['breaker'];
 
-/** A queue per worker pool (ARCHITECTURE.md §4). */
-export const EXECUTION_QUEUE_PREFIX = 'execution:';

@@ -11,6 +11,23 @@ export const executionRunPayloadSchema = z.object({
   attempt: z.number().int().min(1),
   pool: z.string(),
   target_id: z.uuid().nullable(),
+  /** The chosen target first, then the pool's other targets: where to re-route when a breaker is open. */
+  targets: z
+    .array(
+      z.object({
+        id: z.uuid(),
+        name: z.string(),
+        type: z.enum(['docker', 'kubernetes', 'process']),
+        connection: z.record(z.string(), z.unknown()),
+        breaker: z.object({
+          error_threshold_percentage: z.number(),
+          volume_threshold: z.number(),
+          reset_timeout_ms: z.number(),
+          rolling_window_ms: z.number(),
+        }),
+      }),
+    )
+    .min(1),
   spec: z.object({
     image: z.string(),
     command: z.array(z.string()),
@@ -27,7 +44,7 @@ export type ExecutionRunPayload = z.infer<typeof executionRunPayloadSchema>;
 /** One entry per job type: its queue, name, payload schema and BullMQ defaults. Declared once, used by both processes. */
 export const JOB_CATALOG = {
   'execution.run': {
-    queue: (pool: string) => `execution:${pool}`,
+    queue: (pool: string) => `execution-${pool}`,
     schema: executionRunPayloadSchema,
     /** Retries are ours (attempt + fencing), not BullMQ's: one BullMQ attempt per execution attempt. */
     defaults: { attempts: 1, removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 86_400 } },

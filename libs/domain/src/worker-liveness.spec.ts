@@ -48,8 +48,8 @@ describe('worker scheduling', () => {
 
   it('derives queues from capabilities and pools', () => {
     expect(queuesFor(['execute', 'ingest', 'supervise'], ['default', 'gpu'])).toEqual([
-      'execution:default',
-      'execution:gpu',
+      'execution-default',
+      'execution-gpu',
       'supervise',
       'ingestion',
     ]);

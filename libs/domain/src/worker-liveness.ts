@@ -50,9 +50,12 @@ export function acceptsNewWork(status: WorkerStatus, scheduling: WorkerSchedulin
   return status === 'online' && scheduling === 'active';
 }
 
-/** Queue name a pool's execution jobs go to (ARCHITECTURE.md §4). */
+/**
+ * Queue a pool's execution jobs go to (ARCHITECTURE.md §4 writes `execution:{pool}`; BullMQ forbids ':'
+ * in queue names, so the separator is '-').
+ */
 export function executionQueueName(pool: string): string {
-  return `execution:${pool}`;
+  return `execution-${pool}`;
 }
 
 /** The queues a worker with these capabilities and pools consumes. */

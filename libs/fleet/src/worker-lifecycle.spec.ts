@@ -30,7 +30,7 @@ const session: WorkerRegisterResponse & { scheduling: string } = {
   concurrency: 2,
   capabilities: ['execute'],
   pools: ['default'],
-  queues: ['execution:default'],
+  queues: ['execution-default'],
   token_expires_at: null,
   redis_key_prefix: 'af:',
   scheduling: 'active',

@@ -5,3 +5,4 @@ export * from './typeorm-access.repositories';
 export * from './typeorm-fleet.repositories';
 export * from './typeorm-audit.repository';
 export * from './migrations';
+export * from './typeorm-execution.repositories';

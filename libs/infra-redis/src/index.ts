@@ -4,3 +4,4 @@ export * from './redis-fleet-liveness.adapter';
 export * from './redis-heartbeat.adapter';
 export * from './redis-leader-lock.adapter';
 export * from './redis-rate-limiter.adapter';
+export * from './redis-job-events.adapter';

@@ -14,6 +14,20 @@ export class RedisKeys {
   workerToken(id: string) {
     return `${this.prefix}worker-token:${id}`;
   }
+  /** Per-job stream: what SSE clients read and resume from (capped, expires a day after its last event). */
+  jobEvents(jobId: string) {
+    return `${this.prefix}events:job:${jobId}`;
+  }
+  /** Every job's events once more, read by the control plane's consumer group and persisted. */
+  jobEventsFirehose() {
+    return `${this.prefix}events:jobs`;
+  }
+  jobCancelFlag(jobId: string) {
+    return `${this.prefix}job:${jobId}:cancel`;
+  }
+  cancelChannel() {
+    return `${this.prefix}signals:cancel`;
+  }
   leader(role: string) {
     return `${this.prefix}leader:${role}`;
   }

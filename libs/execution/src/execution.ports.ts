@@ -1,0 +1,202 @@
+import type { BreakerOptions, ExecutionJobStatus, ExecutionRunPayload, JobEvent, TargetType } from '@agentfleet/contracts';
+import type { AuditLogWriter } from '@agentfleet/domain';
+
+export interface ExecutionJobRecord {
+  id: string;
+  organizationId: string;
+  supervisorRunId: string | null;
+  targetId: string | null;
+  engineId: string | null;
+  pool: string;
+  image: string;
+  command: string[];
+  prompt: string | null;
+  env: Record<string, string>;
+  status: ExecutionJobStatus;
+  attempt: number;
+  progress: number;
+  result: unknown;
+  containerId: string | null;
+  targetHost: string | null;
+  workerId: string | null;
+  retryCount: number;
+  maxRetries: number;
+  retryBackoffMs: number;
+  oomRetryEnabled: boolean;
+  oomRetryMaxMemoryMb: number | null;
+  oomRetried: boolean;
+  memoryLimitMb: number;
+  cpu: number;
+  pidsLimit: number;
+  timeoutSeconds: number;
+  network: boolean;
+  priority: number;
+  idempotencyKey: string | null;
+  exitCode: number | null;
+  oomEvidence: Record<string, unknown> | null;
+  peakMemoryMb: number | null;
+  error: string | null;
+  lastFailureReason: string | null;
+  promptTokens: number;
+  completionTokens: number;
+  costUsd: string;
+  metadata: Record<string, unknown>;
+  createdAt: Date;
+  updatedAt: Date;
+  queuedAt: Date;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  timeoutAt: Date | null;
+  cancelRequestedAt: Date | null;
+}
+
+export type NewExecutionJob = Pick<
+  ExecutionJobRecord,
+  | 'organizationId'
+  | 'supervisorRunId'
+  | 'targetId'
+  | 'engineId'
+  | 'pool'
+  | 'image'
+  | 'command'
+  | 'prompt'
+  | 'env'
+  | 'maxRetries'
+  | 'retryBackoffMs'
+  | 'oomRetryEnabled'
+  | 'oomRetryMaxMemoryMb'
+  | 'memoryLimitMb'
+  | 'cpu'
+  | 'pidsLimit'
+  | 'timeoutSeconds'
+  | 'network'
+  | 'priority'
+  | 'idempotencyKey'
+  | 'metadata'
+> & { executionTarget: Record<string, unknown> };
+
+export interface TargetRecord {
+  id: string;
+  organizationId: string;
+  name: string;
+  type: TargetType;
+  connectionConfig: Record<string, unknown>;
+  capacity: { max_memory_mb: number; max_cpu: number; max_concurrent: number };
+  workerPool: string;
+  allowedImages: string[];
+  defaultImage: string;
+  breakerOptions: BreakerOptions;
+  isActive: boolean;
+  createdAt: Date;
+}
+
+export interface JobFilter {
+  status?: ExecutionJobStatus;
+  pool?: string;
+  workerId?: string;
+  targetId?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
+}
+
+/** Fields a transition may set along with the status. */
+export type JobPatch = Partial<
+  Pick<
+    ExecutionJobRecord,
+    | 'workerId'
+    | 'containerId'
+    | 'targetHost'
+    | 'targetId'
+    | 'startedAt'
+    | 'completedAt'
+    | 'timeoutAt'
+    | 'exitCode'
+    | 'oomEvidence'
+    | 'peakMemoryMb'
+    | 'error'
+    | 'lastFailureReason'
+    | 'result'
+    | 'progress'
+    | 'memoryLimitMb'
+    | 'retryCount'
+    | 'oomRetried'
+    | 'cancelRequestedAt'
+  >
+>;
+
+/** Port: execution jobs. Every status change is conditional on (status, attempt). */
+export interface ExecutionJobRepository {
+  /** Inserts; with an idempotency key that exists, returns the existing job and `created: false`. */
+  create(job: NewExecutionJob): Promise<{ job: ExecutionJobRecord; created: boolean }>;
+  findById(organizationId: string, id: string): Promise<ExecutionJobRecord | undefined>;
+  /** Across organizations: for the event consumer, which only knows the job id. */
+  findByIdUnscoped(id: string): Promise<ExecutionJobRecord | undefined>;
+  findManyUnscoped(ids: readonly string[]): Promise<ExecutionJobRecord[]>;
+  list(organizationId: string | null, filter: JobFilter, page: { limit: number; offset: number }): Promise<{ items: ExecutionJobRecord[]; total: number }>;
+  /** Moves the job from one of `from` to `to` if its attempt is still `attempt`; undefined when that no longer holds. */
+  transition(
+    id: string,
+    attempt: number,
+    from: readonly ExecutionJobStatus[],
+    to: ExecutionJobStatus,
+    patch: JobPatch,
+  ): Promise<ExecutionJobRecord | undefined>;
+  /** Back to `queued` with attempt + 1 (retry, lost worker, stalled lock); conditional like `transition`. */
+  requeue(id: string, attempt: number, from: readonly ExecutionJobStatus[], patch: JobPatch): Promise<ExecutionJobRecord | undefined>;
+  /** Updates fields that are not the status (progress, usage), only for the current attempt of a live job. */
+  update(id: string, attempt: number, patch: JobPatch & { addPromptTokens?: number; addCompletionTokens?: number; addCostUsd?: number }): Promise<boolean>;
+  /** Jobs running (or awaiting approval) on these workers. */
+  activeOnWorkers(workerIds: readonly string[]): Promise<ExecutionJobRecord[]>;
+  markCancelRequested(organizationId: string, id: string, at: Date): Promise<ExecutionJobRecord | undefined>;
+}
+
+/** Port: execution targets of an organization. */
+export interface TargetRepository {
+  create(t: Omit<TargetRecord, 'id' | 'createdAt' | 'isActive'>): Promise<TargetRecord>;
+  findById(organizationId: string, id: string): Promise<TargetRecord | undefined>;
+  /** Any organization: a worker resolving the target named in a payload. */
+  findByIdUnscoped(id: string): Promise<TargetRecord | undefined>;
+  list(organizationId: string, page: { limit: number; offset: number }): Promise<{ items: TargetRecord[]; total: number }>;
+  activeForPool(organizationId: string, pool: string): Promise<TargetRecord[]>;
+  deactivate(organizationId: string, id: string): Promise<TargetRecord | undefined>;
+}
+
+export interface StoredJobEvent {
+  streamId: string;
+  jobId: string;
+  organizationId: string;
+  attempt: number;
+  type: JobEvent['type'];
+  data: JobEvent;
+}
+
+/** Port: the persisted history of job events (idempotent by stream id). */
+export interface JobEventRepository {
+  insertMany(events: readonly StoredJobEvent[]): Promise<void>;
+  /** Events after `afterStreamId` (exclusive), oldest first. */
+  list(organizationId: string, jobId: string, afterStreamId: string | null, limit: number, types?: readonly string[]): Promise<StoredJobEvent[]>;
+}
+
+export interface ExecutionRepositories {
+  jobs: ExecutionJobRepository;
+  targets: TargetRepository;
+  events: JobEventRepository;
+  audit: AuditLogWriter;
+}
+
+/** Port: the execution queues (one per pool). */
+export interface JobQueue {
+  enqueue(payload: ExecutionRunPayload, opts: { priority: number; delayMs?: number }): Promise<void>;
+  /** Removes a waiting/delayed attempt; false when a worker already took it. */
+  removeQueued(pool: string, jobId: string, attempt: number): Promise<boolean>;
+}
+
+/** Port: signals to the worker running a job (cancel within seconds). */
+export interface JobSignals {
+  cancel(jobId: string, workerId: string | null): Promise<void>;
+}
+
+/** Port (worker side): appends events of one attempt to the job's stream and the persisted firehose. */
+export interface JobEventSink {
+  append(events: readonly JobEvent[]): Promise<void>;
+}

@@ -1,0 +1,214 @@
+import { type ExecutionRunPayload, type JobEvent, parseRuntimeLine } from '@agentfleet/contracts';
+import { statusOf } from '@agentfleet/domain';
+import { BreakerOpenError, type CircuitBreakers } from './circuit-breakers.port';
+import type { ContainerRuntime, RunOutcome } from './container-runtime.port';
+import type { JobEventSink } from './execution.ports';
+
+type Target = ExecutionRunPayload['targets'][number];
+
+export interface RunExecutionJobDeps {
+  workerId: string;
+  hostname: string;
+  /** The runtime of a target (cached by the caller; one per target). */
+  runtimeFor(target: Target): ContainerRuntime;
+  breakers: CircuitBreakers;
+  sinkFor(jobId: string): JobEventSink;
+  logger: { info(msg: string, f?: Record<string, unknown>): void; warn(msg: string, f?: Record<string, unknown>): void };
+  now?: () => Date;
+}
+
+export interface RunSummary {
+  status: Extract<JobEvent, { type: 'finished' }>['status'];
+  targetId: string | null;
+  outcome?: RunOutcome;
+}
+
+/** How many stdout events are sent per Redis round trip, and how long one may wait for company. */
+const FLUSH_EVERY = 100;
+const FLUSH_AFTER_MS = 50;
+
+/**
+ * One attempt on a worker: pick a target whose breaker is closed (re-routing past open ones), remove
+ * what an older attempt left on it (fencing), run the container through the breaker, turn stdout into
+ * job events, and report how it ended. Safe to run twice: events carry the attempt and the control
+ * plane drops what no longer matches.
+ */
+export class RunExecutionJobUseCase {
+  constructor(private readonly d: RunExecutionJobDeps) {}
+
+  async execute(payload: ExecutionRunPayload, signal: AbortSignal): Promise<RunSummary> {
+    const now = this.d.now ?? (() => new Date());
+    const sink = new BufferedSink(this.d.sinkFor(payload.job_id));
+    const base = { v: 1 as const, job_id: payload.job_id, attempt: payload.attempt };
+    const finished = async (
+      status: RunSummary['status'],
+      rest: Partial<Extract<JobEvent, { type: 'finished' }>> = {},
+      target: Target | null = null,
+      outcome?: RunOutcome,
+    ): Promise<RunSummary> => {
+      sink.push({
+        ...base,
+        at: now().toISOString(),
+        type: 'finished',
+        status,
+        exit_code: rest.exit_code ?? null,
+        result: rest.result,
+        error: rest.error ?? null,
+        oom_evidence: rest.oom_evidence ?? null,
+        peak_memory_mb: rest.peak_memory_mb ?? null,
+        memory_limit_mb: payload.spec.memory_limit_mb,
+      });
+      await sink.close();
+      return { status, targetId: target?.id ?? null, ...(outcome ? { outcome } : {}) };
+    };
+
+    const tried: string[] = [];
+    for (const target of payload.targets) {
+      if (signal.aborted) return finished('cancelled', { error: 'cancelled before start' }, target);
+      if (this.d.breakers.state(target.id) === 'open') {
+        tried.push(`${target.name}: breaker open`);
+        continue;
+      }
+      const runtime = this.d.runtimeFor(target);
+      let result: string | undefined;
+      let resultValue: unknown;
+      try {
+        if (payload.attempt > 1) {
+          const removed = await this.d.breakers.fire(target.id, target.breaker, () => runtime.removeOrphans(payload.job_id));
+          if (removed) this.d.logger.warn('removed containers of an older attempt', { job_id: payload.job_id, attempt: payload.attempt, removed });
+        }
+        const outcome = await this.d.breakers.fire(target.id, target.breaker, () =>
+          runtime.run(
+            {
+              jobId: payload.job_id,
+              attempt: payload.attempt,
+              organizationId: payload.organization_id,
+              image: payload.spec.image,
+              command: payload.spec.command,
+              env: payload.spec.env,
+              memoryLimitMb: payload.spec.memory_limit_mb,
+              cpu: payload.spec.cpu,
+              pidsLimit: payload.spec.pids_limit,
+              timeoutMs: payload.spec.timeout_ms,
+              network: payload.spec.network,
+            },
+            {
+              signal,
+              onStarted: (containerId) =>
+                sink.push({
+                  ...base,
+                  at: now().toISOString(),
+                  type: 'started',
+                  worker_id: this.d.workerId,
+                  container_id: containerId,
+                  target_id: target.id,
+                  target_host: this.d.hostname,
+                }),
+              onStdout: (line) => {
+                const e = parseRuntimeLine(line);
+                const at = now().toISOString();
+                switch (e.type) {
+                  case 'progress':
+                    sink.push({ ...base, at, type: 'progress', progress: e.progress, ...(e.message ? { message: e.message } : {}) });
+                    return;
+                  case 'log':
+                    sink.push({ ...base, at, type: 'log', stream: 'stdout', level: e.level, message: e.message });
+                    return;
+                  case 'usage':
+                    sink.push({
+                      ...base,
+                      at,
+                      type: 'usage',
+                      model: e.model,
+                      prompt_tokens: e.prompt_tokens,
+                      completion_tokens: e.completion_tokens,
+                      ...(e.cost_usd !== undefined ? { cost_usd: e.cost_usd } : {}),
+                    });
+                    return;
+                  case 'result':
+                    result = 'set';
+                    resultValue = e.output;
+                    return;
+                }
+              },
+              onStderr: (line) => sink.push({ ...base, at: now().toISOString(), type: 'log', stream: 'stderr', level: 'warn', message: line.slice(0, 16_000) }),
+            },
+          ),
+        );
+        const status = statusOf(outcome);
+        return finished(
+          status,
+          {
+            exit_code: outcome.exitCode,
+            ...(result ? { result: resultValue } : {}),
+            error: errorOf(status, outcome, payload.spec.memory_limit_mb, payload.spec.timeout_ms),
+            oom_evidence: outcome.oomKilled ? outcome.evidence : null,
+            peak_memory_mb: outcome.peakMemoryMb,
+          },
+          target,
+          outcome,
+        );
+      } catch (e) {
+        if (e instanceof BreakerOpenError) {
+          tried.push(`${target.name}: breaker open`);
+          continue;
+        }
+        // the target itself failed (daemon or API server away): counted by its breaker
+        const message = e instanceof Error ? e.message : String(e);
+        tried.push(`${target.name}: ${message}`);
+        if (this.d.breakers.state(target.id) === 'open') continue; // re-route while another target is healthy
+        return finished('failed', { error: `target ${target.name} failed: ${message}`.slice(0, 4000) }, target);
+      }
+    }
+    return finished('failed_circuit_open', { error: `no healthy target in pool ${payload.pool}: ${tried.join('; ')}`.slice(0, 4000) });
+  }
+}
+
+function errorOf(status: RunSummary['status'], o: RunOutcome, memoryMb: number, timeoutMs: number): string | null {
+  switch (status) {
+    case 'completed':
+      return null;
+    case 'oom':
+      return `killed: out of memory (limit ${memoryMb} MiB)`;
+    case 'timed_out':
+      return `killed: deadline of ${Math.round(timeoutMs / 1000)} s passed`;
+    case 'cancelled':
+      return 'cancelled';
+    default:
+      return `exited with code ${o.exitCode ?? 'unknown'}`;
+  }
+}
+
+/** Orders and batches a job's events: flushes every 100 events or 50 ms, and everything on close. */
+class BufferedSink {
+  private buffer: JobEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private failure: unknown;
+
+  constructor(private readonly sink: JobEventSink) {}
+
+  push(e: JobEvent) {
+    this.buffer.push(e);
+    if (this.buffer.length >= FLUSH_EVERY) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), FLUSH_AFTER_MS);
+  }
+
+  async close(): Promise<void> {
+    this.flush();
+    await this.chain;
+    if (this.failure) throw this.failure instanceof Error ? this.failure : new Error(String(this.failure));
+  }
+
+  private flush() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.buffer.length) return;
+    const batch = this.buffer;
+    this.buffer = [];
+    // sequential: a stream must see events in the order they happened
+    this.chain = this.chain.then(() => this.sink.append(batch)).catch((e: unknown) => {
+      this.failure = e;
+    });
+  }
+}

@@ -1,0 +1,170 @@
+import { type ExecutionRunPayload, JOB_CATALOG, executionRunPayloadSchema } from '@agentfleet/contracts';
+import type { JobQueue } from '@agentfleet/execution';
+import { type ConnectionOptions, type Job, Queue, QueueEvents, Worker } from 'bullmq';
+
+const RUN = JOB_CATALOG['execution.run'];
+
+/** BullMQ job ids may not contain ':'; one BullMQ job per attempt, so a re-enqueue of the same attempt is a no-op. */
+export function bullJobId(jobId: string, attempt: number): string {
+  return `${jobId}-a${attempt}`;
+}
+
+export interface QueueConnection {
+  connection: ConnectionOptions;
+  /** BullMQ key prefix: the installation's namespace + 'bull' (e.g. `af:bull`). */
+  prefix: string;
+}
+
+/** Producer side: one BullMQ queue per pool, created on first use. */
+export class BullmqExecutionQueue implements JobQueue {
+  private readonly queues = new Map<string, Queue>();
+  constructor(private readonly c: QueueConnection) {}
+
+  queue(pool: string): Queue {
+    let q = this.queues.get(pool);
+    if (!q) {
+      q = new Queue(RUN.queue(pool), { connection: this.c.connection, prefix: this.c.prefix });
+      q.on('error', () => undefined); // surfaced on the calls themselves
+      this.queues.set(pool, q);
+    }
+    return q;
+  }
+
+  async enqueue(payload: ExecutionRunPayload, opts: { priority: number; delayMs?: number }): Promise<void> {
+    await this.queue(payload.pool).add('execution.run', payload, {
+      ...RUN.defaults,
+      jobId: bullJobId(payload.job_id, payload.attempt),
+      priority: opts.priority,
+      ...(opts.delayMs ? { delay: opts.delayMs } : {}),
+    });
+  }
+
+  async removeQueued(pool: string, jobId: string, attempt: number): Promise<boolean> {
+    const job = await this.queue(pool).getJob(bullJobId(jobId, attempt));
+    if (!job) return false;
+    const state = await job.getState();
+    if (state !== 'waiting' && state !== 'delayed' && state !== 'prioritized') return false;
+    try {
+      await job.remove();
+      return true;
+    } catch {
+      return false; // a worker locked it between the check and the removal
+    }
+  }
+
+  /** Counts by state and the age of the oldest waiting job, per pool (admin API and metrics). */
+  async stats(pool: string) {
+    const q = this.queue(pool);
+    const counts = await q.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed', 'paused');
+    const [oldest] = await q.getJobs(['waiting', 'prioritized'], 0, 0, true);
+    return {
+      pool,
+      queue: q.name,
+      counts,
+      oldest_waiting_age_ms: oldest ? Date.now() - oldest.timestamp : 0,
+      paused: await q.isPaused(),
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+  }
+}
+
+export interface ExecutionConsumerOptions extends QueueConnection {
+  pools: readonly string[];
+  concurrency: number;
+  /** How long a taken job's lock lasts without renewal; renewed every half of it by BullMQ. */
+  lockDurationMs: number;
+  /** How often BullMQ looks for jobs whose lock expired. */
+  stalledIntervalMs: number;
+}
+
+/**
+ * Consumer side: one BullMQ Worker per pool. Payloads are validated against the catalog schema before
+ * the handler runs. `maxStalledCount: 0`: an attempt whose lock expired is failed, not silently re-run,
+ * so the control plane re-queues it as attempt + 1 (fencing).
+ */
+export class BullmqExecutionConsumer {
+  private readonly workers: Worker[] = [];
+
+  constructor(
+    private readonly o: ExecutionConsumerOptions,
+    private readonly handle: (payload: ExecutionRunPayload, job: Job) => Promise<unknown>,
+  ) {}
+
+  start(): void {
+    for (const pool of this.o.pools) {
+      const w = new Worker(
+        RUN.queue(pool),
+        async (job: Job) => {
+          const parsed = executionRunPayloadSchema.safeParse(job.data);
+          if (!parsed.success) throw new Error(`payload does not match execution.run v1: ${parsed.error.message}`);
+          return this.handle(parsed.data, job);
+        },
+        {
+          connection: this.o.connection,
+          prefix: this.o.prefix,
+          concurrency: this.o.concurrency,
+          lockDuration: this.o.lockDurationMs,
+          stalledInterval: this.o.stalledIntervalMs,
+          maxStalledCount: 0,
+          autorun: true,
+        },
+      );
+      w.on('error', () => undefined);
+      this.workers.push(w);
+    }
+  }
+
+  /** Stop taking jobs (drain, cordon); running ones go on. */
+  async pause(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.pause(true)));
+  }
+
+  resume(): void {
+    for (const w of this.workers) w.resume();
+  }
+
+  /** Closes the workers; with `force` false, waits for running jobs. */
+  async close(force = false): Promise<void> {
+    await Promise.allSettled(this.workers.map((w) => w.close(force)));
+  }
+}
+
+/** Parses `<job id>-a<attempt>` back. */
+export function parseBullJobId(id: string): { jobId: string; attempt: number } | undefined {
+  const m = /^([0-9a-f-]{36})-a(\d+)$/.exec(id);
+  return m ? { jobId: m[1]!, attempt: Number(m[2]) } : undefined;
+}
+
+/**
+ * Control-plane side: tells when BullMQ gave up on an attempt because its lock expired (the worker
+ * stalled or died), so the attempt can be handed back with attempt + 1.
+ */
+export class StalledAttemptWatcher {
+  private readonly watchers = new Map<string, QueueEvents>();
+  constructor(
+    private readonly c: QueueConnection,
+    private readonly onStalled: (jobId: string, attempt: number) => void,
+  ) {}
+
+  /** Watches exactly these pools (call again when the set changes). */
+  async watch(pools: readonly string[]): Promise<void> {
+    for (const pool of pools) {
+      if (this.watchers.has(pool)) continue;
+      const ev = new QueueEvents(RUN.queue(pool), { connection: this.c.connection, prefix: this.c.prefix });
+      ev.on('error', () => undefined);
+      ev.on('failed', ({ jobId, failedReason }) => {
+        if (!/stalled/i.test(failedReason)) return;
+        const parsed = parseBullJobId(jobId);
+        if (parsed) this.onStalled(parsed.jobId, parsed.attempt);
+      });
+      this.watchers.set(pool, ev);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.watchers.values()].map((w) => w.close()));
+  }
+}

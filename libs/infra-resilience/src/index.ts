@@ -1,0 +1,1 @@
+export * from './opossum-breakers.adapter';
