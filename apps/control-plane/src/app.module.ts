@@ -19,6 +19,11 @@ import { USE_CASE_PROVIDERS } from './use-cases.providers';
 import { UsersController } from './users/users.controller';
 import { WorkerTokensController } from './worker-tokens/worker-tokens.controller';
 import { WorkersController } from './workers/workers.controller';
+import { AdminExecutionController } from './admin/admin-execution.controller';
+import { ExecutionTargetsController } from './execution-targets/execution-targets.controller';
+import { JobEventConsumerService } from './jobs/job-event-consumer.service';
+import { JobEventStreamService } from './jobs/job-event-stream.service';
+import { JobsController } from './jobs/jobs.controller';
 
 @Module({})
 export class AppModule {
@@ -67,10 +72,15 @@ export class AppModule {
         WorkersController,
         AdminWorkersController,
         AdminAuditController,
+        JobsController,
+        ExecutionTargetsController,
+        AdminExecutionController,
       ],
       providers: [
         ...USE_CASE_PROVIDERS,
         ReaperService,
+        JobEventStreamService,
+        JobEventConsumerService,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useClass: ValidationPipe },
         { provide: APP_FILTER, useClass: ErrorFilter },

@@ -13,16 +13,19 @@ import {
   TypeormUnitOfWork,
   accessRepositories,
   createDataSource,
+  executionRepositories,
   fleetRepositories,
   runMigrations,
 } from '@agentfleet/infra-persistence';
 import {
   RedisFleetLiveness,
+  RedisJobSignals,
   RedisKeys,
   RedisRateLimiter,
   createRedis,
   redactRedisUrl,
 } from '@agentfleet/infra-redis';
+import { BullmqExecutionQueue, bullConnection } from '@agentfleet/infra-queue';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { CONTROL_PLANE_ENV, type ControlPlaneEnv } from './env';
@@ -32,9 +35,12 @@ import {
   CLOCK,
   CREDENTIAL_HASHER,
   DATA_SOURCE,
+  EXECUTION_UOW,
   FLEET_LIVENESS,
   FLEET_SETTINGS,
   FLEET_UOW,
+  JOB_QUEUE,
+  JOB_SIGNALS,
   RATE_LIMITER,
   REDIS,
   REDIS_KEYS,
@@ -47,6 +53,7 @@ export class InfrastructureModule implements OnApplicationShutdown {
   constructor(
     @Inject(DATA_SOURCE) private readonly ds: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
+    @Inject(JOB_QUEUE) private readonly queue: BullmqExecutionQueue,
   ) {}
 
   static forRoot(env: ControlPlaneEnv): DynamicModule {
@@ -98,6 +105,24 @@ export class InfrastructureModule implements OnApplicationShutdown {
         useFactory: (ds: DataSource) => new TypeormUnitOfWork(ds, fleetRepositories),
       },
       {
+        provide: EXECUTION_UOW,
+        inject: [DATA_SOURCE],
+        useFactory: (ds: DataSource) => new TypeormUnitOfWork(ds, executionRepositories),
+      },
+      {
+        provide: JOB_QUEUE,
+        useFactory: () =>
+          new BullmqExecutionQueue({
+            connection: bullConnection(env.AGENTFLEET_REDIS_URL),
+            prefix: `${env.AGENTFLEET_REDIS_PREFIX}bull`,
+          }),
+      },
+      {
+        provide: JOB_SIGNALS,
+        inject: [REDIS, REDIS_KEYS],
+        useFactory: (r: Redis, k: RedisKeys) => new RedisJobSignals(r, k),
+      },
+      {
         provide: AUDIT_READER,
         inject: [DATA_SOURCE],
         useFactory: (ds: DataSource) => new TypeormAuditLogRepository(ds.manager),
@@ -125,6 +150,8 @@ export class InfrastructureModule implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown() {
+    await this.queue.close();
     await Promise.allSettled([this.ds.destroy(), this.redis.quit()]);
   }
 }
+

@@ -10,3 +10,6 @@ export const FLEET_LIVENESS = Symbol('FLEET_LIVENESS');
 export const FLEET_SETTINGS = Symbol('FLEET_SETTINGS');
 export const AUDIT_READER = Symbol('AUDIT_READER');
 export const RATE_LIMITER = Symbol('RATE_LIMITER');
+export const EXECUTION_UOW = Symbol('EXECUTION_UOW');
+export const JOB_QUEUE = Symbol('JOB_QUEUE');
+export const JOB_SIGNALS = Symbol('JOB_SIGNALS');

@@ -24,6 +24,16 @@ import {
   ViewFleetUseCase,
 } from '@agentfleet/fleet';
 import { accessRepositories, fleetRepositories } from '@agentfleet/infra-persistence';
+import {
+  type ExecutionRepositories,
+  HandBackJobsUseCase,
+  type JobQueue,
+  type JobSignals,
+  ManageJobsUseCase,
+  ManageTargetsUseCase,
+  PersistJobEventsUseCase,
+  SubmitJobUseCase,
+} from '@agentfleet/execution';
 import type { DataSource } from 'typeorm';
 import {
   ACCESS_UOW,
@@ -31,9 +41,12 @@ import {
   CLOCK,
   CREDENTIAL_HASHER,
   DATA_SOURCE,
+  EXECUTION_UOW,
   FLEET_LIVENESS,
   FLEET_SETTINGS,
   FLEET_UOW,
+  JOB_QUEUE,
+  JOB_SIGNALS,
   RATE_LIMITER,
 } from './tokens';
 
@@ -50,6 +63,9 @@ export class Ports {
     @Inject(RATE_LIMITER) readonly rateLimiter: RateLimiter,
     @Inject(FLEET_LIVENESS) readonly liveness: FleetLiveness,
     @Inject(FLEET_SETTINGS) readonly fleetSettings: FleetSettings,
+    @Inject(EXECUTION_UOW) readonly executionUow: UnitOfWork<ExecutionRepositories>,
+    @Inject(JOB_QUEUE) readonly queue: JobQueue,
+    @Inject(JOB_SIGNALS) readonly signals: JobSignals,
   ) {}
 }
 
@@ -97,4 +113,9 @@ export const USE_CASE_PROVIDERS: Provider[] = [
   useCase(ReapLostWorkersUseCase, (p) => new ReapLostWorkersUseCase(p.fleetUow, p.liveness, p.fleetSettings)),
   useCase(ViewFleetUseCase, (p) => new ViewFleetUseCase(p.fleetUow, p.liveness)),
   useCase(ScheduleWorkerUseCase, (p) => new ScheduleWorkerUseCase(p.fleetUow, p.liveness)),
+  useCase(SubmitJobUseCase, (p) => new SubmitJobUseCase(p.executionUow, p.queue)),
+  useCase(ManageJobsUseCase, (p) => new ManageJobsUseCase(p.executionUow, p.queue, p.signals)),
+  useCase(PersistJobEventsUseCase, (p) => new PersistJobEventsUseCase(p.executionUow, p.queue)),
+  useCase(HandBackJobsUseCase, (p) => new HandBackJobsUseCase(p.executionUow, p.queue)),
+  useCase(ManageTargetsUseCase, (p) => new ManageTargetsUseCase(p.executionUow)),
 ];

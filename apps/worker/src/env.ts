@@ -34,6 +34,9 @@ export const workerEnvSchema = z.object({
   AGENTFLEET_WORKER_SLOTS: z.coerce.number().int().positive().optional(),
   AGENTFLEET_WORKER_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
   AGENTFLEET_WORKER_HEALTH_HOST: z.string().default('0.0.0.0'),
+  AGENTFLEET_JOB_LOCK_DURATION_MS: z.coerce.number().int().min(5_000).max(3_600_000).default(60_000),
+  AGENTFLEET_DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
+  AGENTFLEET_KUBECONFIG: z.string().min(1).optional(),
   AGENTFLEET_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   AGENTFLEET_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

@@ -9,7 +9,11 @@ import { hostname } from 'node:os';
 import { WORKER_ENV, type WorkerEnv } from './env';
 import { startHealthServer } from './health-server';
 import { HttpControlPlaneClient } from './http-control-plane.client';
-import { IdleWorkload } from './idle.workload';
+import { ExecutionWorkload } from './execution/execution.workload';
+import { makeRuntime } from './execution/runtime.factory';
+import { OpossumBreakers } from '@agentfleet/infra-resilience';
+import { RedisBreakerBoard } from '@agentfleet/infra-redis';
+import { bullConnection } from '@agentfleet/infra-queue';
 import { LOGGER, WORKER_REDIS } from './worker.tokens';
 
 export const WORKER_VERSION = process.env['npm_package_version'] ?? '0.1.0';
@@ -19,6 +23,8 @@ export const WORKER_VERSION = process.env['npm_package_version'] ?? '0.1.0';
 export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicationShutdown {
   readonly lifecycle: WorkerLifecycle;
   private health: Server | undefined;
+  private readonly breakers: OpossumBreakers;
+  private readonly subscriber: Redis;
 
   constructor(
     @Inject(WORKER_ENV) private readonly env: WorkerEnv,
@@ -30,6 +36,25 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicati
       warn: (msg, f) => logger.warn(f ?? {}, msg),
       error: (msg, f) => logger.error(f ?? {}, msg),
     };
+    // breakers are this worker's own view of each target; their changes are posted for the admin API
+    this.breakers = new OpossumBreakers((targetId, state) => {
+      const s = this.lifecycle.currentSession;
+      logger.warn({ target_id: targetId, state }, 'circuit breaker state changed');
+      if (s) void new RedisBreakerBoard(redis, new RedisKeys(s.redis_key_prefix)).post(targetId, s.worker_id, state).catch(() => undefined);
+    });
+    this.subscriber = redis.duplicate();
+    this.subscriber.on('error', () => undefined);
+    const workload = new ExecutionWorkload({
+      session: () => this.lifecycle.currentSession,
+      redis,
+      subscriber: this.subscriber,
+      queue: { connection: bullConnection(env.AGENTFLEET_REDIS_URL) },
+      breakers: this.breakers,
+      makeRuntime: (t) => makeRuntime(t, env),
+      hostname: hostname(),
+      logger,
+      lockDurationMs: env.AGENTFLEET_JOB_LOCK_DURATION_MS,
+    });
     this.lifecycle = new WorkerLifecycle({
       registration: {
         instance_id: env.AGENTFLEET_WORKER_INSTANCE_ID,
@@ -46,9 +71,7 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicati
       },
       client: new HttpControlPlaneClient(env.AGENTFLEET_CONTROL_PLANE_URL, env.AGENTFLEET_WORKER_TOKEN),
       heartbeatFor: (prefix) => new RedisHeartbeatSender(redis, new RedisKeys(prefix)),
-      workload: new IdleWorkload(
-        env.AGENTFLEET_WORKER_SLOTS ?? Math.max(1, Math.floor(env.AGENTFLEET_WORKER_CPUS)),
-      ),
+      workload,
       logger: log,
       shutdownGraceMs: env.AGENTFLEET_SHUTDOWN_GRACE_MS,
     });
@@ -70,6 +93,8 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicati
   async onApplicationShutdown() {
     await this.lifecycle.stop({ kind: 'signal', signal: 'shutdown' });
     await new Promise<void>((r) => (this.health ? this.health.close(() => r()) : r()));
+    this.breakers.shutdown();
+    this.subscriber.disconnect();
   }
 
   whenStopped(): Promise<StopReason> {

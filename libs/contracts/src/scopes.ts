@@ -11,6 +11,12 @@ export const SCOPES = [
   'workers:read',
   'workers:write',
   'audit:read',
+  'jobs:read',
+  'jobs:write',
+  'targets:read',
+  'targets:write',
+  'queues:read',
+  'queues:write',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
@@ -30,8 +36,17 @@ export const BUILTIN_ROLES: Record<RoleName, { description: string; permissions:
       'workers:read',
       'workers:write',
       'audit:read',
+      'jobs:read',
+      'jobs:write',
+      'targets:read',
+      'targets:write',
+      'queues:read',
+      'queues:write',
     ],
   },
-  editor: { description: 'Creates and changes workloads', permissions: ['organizations:read', 'users:read'] },
-  viewer: { description: 'Reads workloads', permissions: ['organizations:read', 'users:read'] },
+  editor: {
+    description: 'Creates and changes workloads',
+    permissions: ['organizations:read', 'users:read', 'jobs:read', 'jobs:write', 'targets:read'],
+  },
+  viewer: { description: 'Reads workloads', permissions: ['organizations:read', 'users:read', 'jobs:read', 'targets:read'] },
 };

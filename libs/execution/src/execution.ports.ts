@@ -147,6 +147,8 @@ export interface ExecutionJobRepository {
   update(id: string, attempt: number, patch: JobPatch & { addPromptTokens?: number; addCompletionTokens?: number; addCostUsd?: number }): Promise<boolean>;
   /** Jobs running (or awaiting approval) on these workers. */
   activeOnWorkers(workerIds: readonly string[]): Promise<ExecutionJobRecord[]>;
+  /** Jobs still running on workers that are lost or offline (the reaper's sweep; any organization). */
+  activeOnDeadWorkers(limit: number): Promise<ExecutionJobRecord[]>;
   markCancelRequested(organizationId: string, id: string, at: Date): Promise<ExecutionJobRecord | undefined>;
 }
 

@@ -15,7 +15,15 @@ export class HandBackJobsUseCase {
 
   async ofLostWorkers(workerIds: readonly string[]): Promise<ExecutionJobRecord[]> {
     if (!workerIds.length) return [];
-    const active = await this.uow.run((repos) => repos.jobs.activeOnWorkers(workerIds));
+    return this.handBack(await this.uow.run((repos) => repos.jobs.activeOnWorkers(workerIds)));
+  }
+
+  /** Every cycle: whatever still runs on a lost or offline worker (repairs a hand-back that failed midway). */
+  async sweep(limit = 500): Promise<ExecutionJobRecord[]> {
+    return this.handBack(await this.uow.run((repos) => repos.jobs.activeOnDeadWorkers(limit)));
+  }
+
+  private async handBack(active: readonly ExecutionJobRecord[]): Promise<ExecutionJobRecord[]> {
     const out: ExecutionJobRecord[] = [];
     for (const j of active) {
       const r = await this.one(j.id, j.attempt, `worker ${j.workerId} lost during attempt ${j.attempt}`);

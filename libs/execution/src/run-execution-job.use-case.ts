@@ -17,8 +17,13 @@ export interface RunExecutionJobDeps {
   now?: () => Date;
 }
 
+/** Abort reason that hands an attempt back instead of cancelling it (worker shutting down). */
+export const HAND_BACK = 'hand-back';
+
 export interface RunSummary {
   status: Extract<JobEvent, { type: 'finished' }>['status'];
+  /** The worker stopped it to hand it back: no `finished` event was sent; the control plane re-queues it. */
+  handedBack?: boolean;
   targetId: string | null;
   outcome?: RunOutcome;
 }
@@ -26,6 +31,7 @@ export interface RunSummary {
 /** How many stdout events are sent per Redis round trip, and how long one may wait for company. */
 const FLUSH_EVERY = 100;
 const FLUSH_AFTER_MS = 50;
+const SINK_RETRY_FOR_MS = 10 * 60_000;
 
 /**
  * One attempt on a worker: pick a target whose breaker is closed (re-routing past open ones), remove
@@ -46,6 +52,10 @@ export class RunExecutionJobUseCase {
       target: Target | null = null,
       outcome?: RunOutcome,
     ): Promise<RunSummary> => {
+      if (signal.aborted && signal.reason === HAND_BACK) {
+        await sink.close();
+        return { status, handedBack: true, targetId: target?.id ?? null };
+      }
       sink.push({
         ...base,
         at: now().toISOString(),
@@ -69,10 +79,10 @@ export class RunExecutionJobUseCase {
         tried.push(`${target.name}: breaker open`);
         continue;
       }
-      const runtime = this.d.runtimeFor(target);
       let result: string | undefined;
       let resultValue: unknown;
       try {
+        const runtime = this.d.runtimeFor(target);
         if (payload.attempt > 1) {
           const removed = await this.d.breakers.fire(target.id, target.breaker, () => runtime.removeOrphans(payload.job_id));
           if (removed) this.d.logger.warn('removed containers of an older attempt', { job_id: payload.job_id, attempt: payload.attempt, removed });
@@ -207,8 +217,26 @@ class BufferedSink {
     const batch = this.buffer;
     this.buffer = [];
     // sequential: a stream must see events in the order they happened
-    this.chain = this.chain.then(() => this.sink.append(batch)).catch((e: unknown) => {
+    this.chain = this.chain.then(() => this.appendRetrying(batch)).catch((e: unknown) => {
       this.failure = e;
     });
+  }
+
+  /**
+   * Redis may be restarting: the batch is retried (in order, nothing after it goes first) for up to ten
+   * minutes, so a job's end is not lost. A retry after a lost reply may store a batch twice; the
+   * control plane's conditional updates make a second `finished` harmless.
+   */
+  private async appendRetrying(batch: JobEvent[]): Promise<void> {
+    const giveUpAt = Date.now() + SINK_RETRY_FOR_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.sink.append(batch);
+        return;
+      } catch (e) {
+        if (Date.now() > giveUpAt) throw e;
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** Math.min(attempt, 6), 5000)));
+      }
+    }
   }
 }

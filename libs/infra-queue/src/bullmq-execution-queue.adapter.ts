@@ -168,3 +168,17 @@ export class StalledAttemptWatcher {
     await Promise.allSettled([...this.watchers.values()].map((w) => w.close()));
   }
 }
+
+/** BullMQ wants connection options (it opens its own, blocking, connections): parsed from a redis:// URL. */
+export function bullConnection(url: string) {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    maxRetriesPerRequest: null,
+  };
+}

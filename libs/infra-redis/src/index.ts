@@ -5,3 +5,4 @@ export * from './redis-heartbeat.adapter';
 export * from './redis-leader-lock.adapter';
 export * from './redis-rate-limiter.adapter';
 export * from './redis-job-events.adapter';
+export * from './redis-breaker-board.adapter';

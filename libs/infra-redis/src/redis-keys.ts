@@ -28,6 +28,13 @@ export class RedisKeys {
   cancelChannel() {
     return `${this.prefix}signals:cancel`;
   }
+  /** Breaker state of a target as each worker sees it: field = worker id, value = `state|epoch ms`. */
+  breakerStates(targetId: string) {
+    return `${this.prefix}breakers:${targetId}`;
+  }
+  breakerResetChannel() {
+    return `${this.prefix}signals:breaker-reset`;
+  }
   leader(role: string) {
     return `${this.prefix}leader:${role}`;
   }

@@ -6,6 +6,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { ReapLostWorkersUseCase } from '@agentfleet/fleet';
+import { HandBackJobsUseCase } from '@agentfleet/execution';
 import { RedisKeys, RedisLeaderLock } from '@agentfleet/infra-redis';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
@@ -28,6 +29,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
 
   constructor(
     private readonly reap: ReapLostWorkersUseCase,
+    private readonly handBack: HandBackJobsUseCase,
     @Inject(REDIS) redis: Redis,
     @Inject(REDIS_KEYS) keys: RedisKeys,
     @Inject(CONTROL_PLANE_ENV) private readonly env: ControlPlaneEnv,
@@ -95,6 +97,11 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
           organization_id: w.organizationId,
           msg: 'worker stopped (token revoked or expired)',
         });
+      // fencing: what ran on a lost (or offline) worker goes back to its queue with attempt + 1
+      const handedBack = await this.handBack.sweep();
+      for (const j of handedBack) {
+        this.logger.warn({ job_id: j.id, attempt: j.attempt, organization_id: j.organizationId, msg: 'job handed back: its worker is gone' });
+      }
       if (ms > this.env.AGENTFLEET_REAPER_INTERVAL_MS)
         this.logger.warn(`reaper cycle took ${ms.toFixed(0)} ms`);
     } catch (e) {

@@ -1,0 +1,149 @@
+import type { ExecutionRunPayload, WorkerRegisterResponse } from '@agentfleet/contracts';
+import {
+  type CircuitBreakers,
+  type ContainerRuntime,
+  HAND_BACK,
+  RunExecutionJobUseCase,
+  type RunSummary,
+} from '@agentfleet/execution';
+import type { Workload } from '@agentfleet/fleet';
+import { BullmqExecutionConsumer, type QueueConnection } from '@agentfleet/infra-queue';
+import { RedisJobEventSink, RedisKeys } from '@agentfleet/infra-redis';
+import type { Logger } from '@agentfleet/infra-observability';
+import type { Redis } from 'ioredis';
+
+type Target = ExecutionRunPayload['targets'][number];
+
+export interface ExecutionWorkloadDeps {
+  session: () => (WorkerRegisterResponse & { scheduling: string }) | undefined;
+  redis: Redis;
+  /** A subscriber connection (pub/sub takes a connection over). */
+  subscriber: Redis;
+  queue: Omit<QueueConnection, 'prefix'>;
+  breakers: CircuitBreakers;
+  makeRuntime: (target: Target) => ContainerRuntime;
+  hostname: string;
+  logger: Logger;
+  /** BullMQ lock of a taken job; renewed every half of it while the container runs. */
+  lockDurationMs: number;
+}
+
+/**
+ * The worker's execution jobs: one BullMQ consumer per pool of its token, at most `concurrency` at a
+ * time; each job runs through RunExecutionJobUseCase. Cancel signals arrive over pub/sub (and a flag
+ * for jobs not yet started); drain/cordon pause the consumers; shutdown hands back what still runs.
+ */
+export class ExecutionWorkload implements Workload {
+  private consumer: BullmqExecutionConsumer | undefined;
+  private readonly active = new Map<string, AbortController>();
+  private readonly runtimes = new Map<string, ContainerRuntime>();
+  private paused = true;
+  private subscribed = false;
+
+  constructor(private readonly d: ExecutionWorkloadDeps) {}
+
+  running(): string[] {
+    return [...this.active.keys()];
+  }
+
+  freeSlots(): number {
+    const s = this.d.session();
+    return this.paused || !s ? 0 : Math.max(0, s.concurrency - this.active.size);
+  }
+
+  async pause(): Promise<void> {
+    this.paused = true;
+    await this.consumer?.pause();
+  }
+
+  async resume(): Promise<void> {
+    const s = this.d.session();
+    if (!s) return;
+    this.paused = false;
+    await this.subscribe(s.redis_key_prefix);
+    if (!s.capabilities.includes('execute')) return;
+    if (!this.consumer) {
+      this.consumer = new BullmqExecutionConsumer(
+        {
+          ...this.d.queue,
+          prefix: `${s.redis_key_prefix}bull`,
+          pools: s.pools,
+          concurrency: s.concurrency,
+          lockDurationMs: this.d.lockDurationMs,
+          stalledIntervalMs: Math.max(5000, Math.floor(this.d.lockDurationMs / 2)),
+        },
+        (payload) => this.run(payload, s.worker_id, new RedisKeys(s.redis_key_prefix)),
+      );
+      this.consumer.start();
+      this.d.logger.info({ pools: s.pools, concurrency: s.concurrency }, 'consuming execution queues');
+    } else {
+      this.consumer.resume();
+    }
+  }
+
+  /** Waits for running jobs; after `timeoutMs` stops their containers and hands them back. */
+  async settle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.active.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (this.active.size) {
+      this.d.logger.warn({ jobs: [...this.active.keys()] }, 'shutdown grace over: handing running jobs back');
+      for (const c of this.active.values()) c.abort(HAND_BACK);
+      const stop = Date.now() + 10_000;
+      while (this.active.size && Date.now() < stop) await new Promise((r) => setTimeout(r, 50));
+    }
+    await this.consumer?.close(true);
+    for (const r of this.runtimes.values()) (r as { close?: () => void }).close?.();
+  }
+
+  private async run(payload: ExecutionRunPayload, workerId: string, keys: RedisKeys): Promise<RunSummary> {
+    const controller = new AbortController();
+    this.active.set(payload.job_id, controller);
+    const log = this.d.logger.child({ job_id: payload.job_id, attempt: payload.attempt, organization_id: payload.organization_id });
+    try {
+      // a cancel that came before this worker subscribed, or before the job started
+      if (await this.d.redis.exists(keys.jobCancelFlag(payload.job_id))) controller.abort('cancel');
+      const uc = new RunExecutionJobUseCase({
+        workerId,
+        hostname: this.d.hostname,
+        runtimeFor: (t) => this.runtime(t),
+        breakers: this.d.breakers,
+        sinkFor: (jobId) => new RedisJobEventSink(this.d.redis, keys, jobId),
+        logger: { info: (m, f) => log.info(f ?? {}, m), warn: (m, f) => log.warn(f ?? {}, m) },
+      });
+      log.info('job started');
+      const summary = await uc.execute(payload, controller.signal);
+      log.info({ status: summary.status, handed_back: summary.handedBack ?? false, target_id: summary.targetId }, 'job ended');
+      return summary;
+    } finally {
+      this.active.delete(payload.job_id);
+    }
+  }
+
+  private runtime(t: Target): ContainerRuntime {
+    let r = this.runtimes.get(t.id);
+    if (!r) {
+      r = this.d.makeRuntime(t);
+      this.runtimes.set(t.id, r);
+    }
+    return r;
+  }
+
+  private async subscribe(prefix: string): Promise<void> {
+    if (this.subscribed) return;
+    this.subscribed = true;
+    const keys = new RedisKeys(prefix);
+    this.d.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === keys.cancelChannel()) {
+        const c = this.active.get(message);
+        if (c) {
+          this.d.logger.info({ job_id: message }, 'cancel requested: stopping the container');
+          c.abort('cancel');
+        }
+      } else if (channel === keys.breakerResetChannel()) {
+        this.d.breakers.reset(message);
+        this.d.logger.info({ target_id: message }, 'circuit breaker reset by an operator');
+      }
+    });
+    await this.d.subscriber.subscribe(keys.cancelChannel(), keys.breakerResetChannel());
+  }
+}
