@@ -140,6 +140,16 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
     return rows.map(jobRecord);
   }
 
+  async activeOnDeadWorkers(limit: number) {
+    const rows = await this.em.query<Record<string, unknown>[]>(
+      `SELECT j.* FROM execution_jobs j JOIN workers w ON w.id = j.worker_id
+        WHERE j.status IN ('running', 'awaiting_approval') AND w.status IN ('lost', 'offline')
+        LIMIT $1`,
+      [limit],
+    );
+    return rows.map(jobRecord);
+  }
+
   async markCancelRequested(organizationId: string, id: string, at: Date) {
     const rows = await this.em.query<[Record<string, unknown>[], number]>(
       `UPDATE execution_jobs SET cancel_requested_at = COALESCE(cancel_requested_at, $3)
