@@ -22,7 +22,10 @@ describe('execution jobs end to end on Docker', () => {
   let worker: RunningProcess;
 
   beforeAll(async () => {
-    cp = await startInProcessControlPlane({ AGENTFLEET_HEARTBEAT_INTERVAL_MS: '1000', AGENTFLEET_WORKER_GRACE_PERIOD_MS: '4000' });
+    cp = await startInProcessControlPlane({
+      AGENTFLEET_HEARTBEAT_INTERVAL_MS: '1000',
+      AGENTFLEET_WORKER_GRACE_PERIOD_MS: '4000',
+    });
     await cp
       .as(cp.adminKey)
       .post('/api/v1/execution-targets', {
@@ -33,8 +36,12 @@ describe('execution jobs end to end on Docker', () => {
         capacity: { max_memory_mb: 1024, max_cpu: 2, max_concurrent: 4 },
       })
       .expect(201);
-    const token = (await cp.as(cp.adminKey).post('/api/v1/worker-tokens', { name: 'docker-worker', capabilities: ['execute'] }).expect(201))
-      .body as { token: string };
+    const token = (
+      await cp
+        .as(cp.adminKey)
+        .post('/api/v1/worker-tokens', { name: 'docker-worker', capabilities: ['execute'] })
+        .expect(201)
+    ).body as { token: string };
     worker = spawnNode(WORKER_ENTRY, {
       AGENTFLEET_WORKER_TOKEN: token.token,
       AGENTFLEET_CONTROL_PLANE_URL: cp.url,
@@ -44,7 +51,10 @@ describe('execution jobs end to end on Docker', () => {
       AGENTFLEET_WORKER_SLOTS: '2',
       AGENTFLEET_WORKER_HEALTH_PORT: '0',
     });
-    await waitFor(() => worker.output().includes('consuming execution queues'), { timeoutMs: 20_000, what: 'worker consuming' });
+    await waitFor(() => worker.output().includes('consuming execution queues'), {
+      timeoutMs: 20_000,
+      what: 'worker consuming',
+    });
   });
 
   afterAll(async () => {
@@ -54,19 +64,28 @@ describe('execution jobs end to end on Docker', () => {
   });
 
   const submit = async (body: Record<string, unknown>) =>
-    (await cp.as(cp.adminKey).post('/api/v1/jobs', { image: IMAGE, memory_limit_mb: 128, timeout_seconds: 60, ...body }).expect(201)).body as Job;
-  const get = async (id: string) => (await cp.as(cp.adminKey).get(`/api/v1/jobs/${id}`).expect(200)).body as Job;
+    (
+      await cp
+        .as(cp.adminKey)
+        .post('/api/v1/jobs', { image: IMAGE, memory_limit_mb: 128, timeout_seconds: 60, ...body })
+        .expect(201)
+    ).body as Job;
+  const get = async (id: string) =>
+    (await cp.as(cp.adminKey).get(`/api/v1/jobs/${id}`).expect(200)).body as Job;
   const until = (id: string, statuses: string[], timeoutMs = 60_000) =>
-    waitFor(async () => {
-      const j = await get(id);
-      return statuses.includes(j.status) ? j : undefined;
-    }, { timeoutMs, intervalMs: 200, what: `job ${id} to reach ${statuses.join('/')}` }).catch((e: Error) => {
+    waitFor(
+      async () => {
+        const j = await get(id);
+        return statuses.includes(j.status) ? j : undefined;
+      },
+      { timeoutMs, intervalMs: 200, what: `job ${id} to reach ${statuses.join('/')}` },
+    ).catch((e: Error) => {
       throw new Error(`${e.message}\n--- worker output ---\n${worker.output().slice(-4000)}`);
     });
 
   it('runs a job to completion with its streamed progress, logs and result persisted', async () => {
     const script = [
-      "const p = (o) => console.log(JSON.stringify({ v: 1, ...o }));",
+      'const p = (o) => console.log(JSON.stringify({ v: 1, ...o }));',
       "p({ type: 'progress', progress: 0.5, message: 'half' });",
       "console.log('a plain line');",
       "p({ type: 'result', output: { answer: 42 } });",
@@ -75,7 +94,9 @@ describe('execution jobs end to end on Docker', () => {
     expect(job.status).toBe('queued');
     const done = await until(job.id, ['completed', 'failed', 'oom', 'timed_out']);
     expect(done).toMatchObject({ status: 'completed', exit_code: 0, result: { answer: 42 }, progress: 1 });
-    const logs = (await cp.as(cp.adminKey).get(`/api/v1/jobs/${job.id}/logs`).expect(200)).body as { items: { message: string }[] };
+    const logs = (await cp.as(cp.adminKey).get(`/api/v1/jobs/${job.id}/logs`).expect(200)).body as {
+      items: { message: string }[];
+    };
     expect(logs.items.map((l) => l.message)).toContain('a plain line');
   });
 
@@ -112,18 +133,36 @@ describe('execution jobs end to end on Docker', () => {
   });
 
   it('refuses an image outside the allow-list and a memory limit over the cap, enqueueing nothing', async () => {
-    const before = ((await cp.as(cp.adminKey).get('/api/v1/jobs').expect(200)).body as { total: number }).total;
-    const img = await cp.as(cp.adminKey).post('/api/v1/jobs', { image: 'evil/image', command: ['x'] }).expect(400);
+    const before = ((await cp.as(cp.adminKey).get('/api/v1/jobs').expect(200)).body as { total: number })
+      .total;
+    const img = await cp
+      .as(cp.adminKey)
+      .post('/api/v1/jobs', { image: 'evil/image', command: ['x'] })
+      .expect(400);
     expect(img.body.errors[0].field).toBe('image');
-    const mem = await cp.as(cp.adminKey).post('/api/v1/jobs', { image: IMAGE, command: ['x'], memory_limit_mb: 4096 }).expect(400);
+    const mem = await cp
+      .as(cp.adminKey)
+      .post('/api/v1/jobs', { image: IMAGE, command: ['x'], memory_limit_mb: 4096 })
+      .expect(400);
     expect(mem.body.errors[0].field).toBe('memory_limit_mb');
-    const floor = await cp.as(cp.adminKey).post('/api/v1/jobs', { image: IMAGE, command: ['x'], memory_limit_mb: 8 }).expect(400);
+    const floor = await cp
+      .as(cp.adminKey)
+      .post('/api/v1/jobs', { image: IMAGE, command: ['x'], memory_limit_mb: 8 })
+      .expect(400);
     expect(floor.body.errors[0].field).toBe('memory_limit_mb');
-    const cmd = await cp.as(cp.adminKey).post('/api/v1/jobs', { image: IMAGE, command: 'rm -rf /' }).expect(400);
+    const cmd = await cp
+      .as(cp.adminKey)
+      .post('/api/v1/jobs', { image: IMAGE, command: 'rm -rf /' })
+      .expect(400);
     expect(cmd.body.errors[0].field).toBe('command');
-    const pool = await cp.as(cp.adminKey).post('/api/v1/jobs', { image: IMAGE, command: ['x'], pool: 'nowhere' }).expect(400);
+    const pool = await cp
+      .as(cp.adminKey)
+      .post('/api/v1/jobs', { image: IMAGE, command: ['x'], pool: 'nowhere' })
+      .expect(400);
     expect(pool.body.errors[0].field).toBe('pool');
-    expect(((await cp.as(cp.adminKey).get('/api/v1/jobs').expect(200)).body as { total: number }).total).toBe(before);
+    expect(((await cp.as(cp.adminKey).get('/api/v1/jobs').expect(200)).body as { total: number }).total).toBe(
+      before,
+    );
   });
 
   it('returns the same job for the same idempotency key', async () => {

@@ -28,7 +28,12 @@ describe('fencing: a worker killed mid-job', () => {
       .as(cp.adminKey)
       .post('/api/v1/execution-targets', { name: 'docker', type: 'docker', allowed_images: ['agentfleet/*'] })
       .expect(201);
-    const token = (await cp.as(cp.adminKey).post('/api/v1/worker-tokens', { name: 'w', capabilities: ['execute'] }).expect(201)).body as {
+    const token = (
+      await cp
+        .as(cp.adminKey)
+        .post('/api/v1/worker-tokens', { name: 'w', capabilities: ['execute'] })
+        .expect(201)
+    ).body as {
       token: string;
     };
     for (const name of ['fence-a', 'fence-b']) {
@@ -42,7 +47,10 @@ describe('fencing: a worker killed mid-job', () => {
         AGENTFLEET_WORKER_HEALTH_PORT: '0',
       });
       workers.set(name, w);
-      await waitFor(() => w.output().includes('consuming execution queues'), { timeoutMs: 20_000, what: `${name} consuming` });
+      await waitFor(() => w.output().includes('consuming execution queues'), {
+        timeoutMs: 20_000,
+        what: `${name} consuming`,
+      });
     }
   });
 
@@ -54,9 +62,14 @@ describe('fencing: a worker killed mid-job', () => {
 
   it('re-runs the job on another worker as attempt 2, removes the orphan container, and completes exactly once', async () => {
     // long enough to be killed mid-run; prints a marker per attempt so the events show which attempt ran
-    const script = "console.log('attempt ' + process.env.MARK); setTimeout(() => console.log(JSON.stringify({v:1,type:'result',output:'done'})), 6000)";
-    const job = (await cp.as(cp.adminKey).post('/api/v1/jobs', { image: IMAGE, command: ['node', '-e', script], env: { MARK: 'x' } }).expect(201))
-      .body as Job;
+    const script =
+      "console.log('attempt ' + process.env.MARK); setTimeout(() => console.log(JSON.stringify({v:1,type:'result',output:'done'})), 6000)";
+    const job = (
+      await cp
+        .as(cp.adminKey)
+        .post('/api/v1/jobs', { image: IMAGE, command: ['node', '-e', script], env: { MARK: 'x' } })
+        .expect(201)
+    ).body as Job;
     const running = await waitFor(
       async () => {
         const j = (await cp.as(cp.adminKey).get(`/api/v1/jobs/${job.id}`)).body as Job;
@@ -64,7 +77,9 @@ describe('fencing: a worker killed mid-job', () => {
       },
       { timeoutMs: 30_000, what: 'running' },
     );
-    const fleet = (await cp.as(cp.adminKey).get('/api/v1/admin/workers').expect(200)).body as { items: { id: string; instance_id: string }[] };
+    const fleet = (await cp.as(cp.adminKey).get('/api/v1/admin/workers').expect(200)).body as {
+      items: { id: string; instance_id: string }[];
+    };
     const holder = fleet.items.find((w) => w.id === running.worker_id)!;
     const holderProc = workers.get(holder.instance_id)!;
     holderProc.kill('SIGKILL');
@@ -95,7 +110,10 @@ describe('fencing: a worker killed mid-job', () => {
     );
     await c.end();
     expect(finished.rows).toEqual([{ attempt: 2 }]);
-    const left = await docker.listContainers({ all: true, filters: { label: [`agentfleet.job_id=${job.id}`] } });
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`agentfleet.job_id=${job.id}`] },
+    });
     expect(left).toHaveLength(0);
   });
 });

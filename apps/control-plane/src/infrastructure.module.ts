@@ -154,4 +154,3 @@ export class InfrastructureModule implements OnApplicationShutdown {
     await Promise.allSettled([this.ds.destroy(), this.redis.quit()]);
   }
 }
-

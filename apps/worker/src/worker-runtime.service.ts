@@ -40,7 +40,10 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicati
     this.breakers = new OpossumBreakers((targetId, state) => {
       const s = this.lifecycle.currentSession;
       logger.warn({ target_id: targetId, state }, 'circuit breaker state changed');
-      if (s) void new RedisBreakerBoard(redis, new RedisKeys(s.redis_key_prefix)).post(targetId, s.worker_id, state).catch(() => undefined);
+      if (s)
+        void new RedisBreakerBoard(redis, new RedisKeys(s.redis_key_prefix))
+          .post(targetId, s.worker_id, state)
+          .catch(() => undefined);
     });
     this.subscriber = redis.duplicate();
     this.subscriber.on('error', () => undefined);

@@ -29,11 +29,18 @@ export type TargetType = (typeof TARGET_TYPES)[number];
 /** Smallest memory limit a job may ask for: below it Node-based runtimes cannot start. */
 export const MEMORY_FLOOR_MB = 32;
 
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'environment variable names are letters, digits and _');
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'environment variable names are letters, digits and _');
 
 export const createJobSchema = z
   .strictObject({
-    image: z.string().min(1).max(512).optional().describe('Container image; defaults to the target\'s agent-runtime image'),
+    image: z
+      .string()
+      .min(1)
+      .max(512)
+      .optional()
+      .describe("Container image; defaults to the target's agent-runtime image"),
     engine_id: z.uuid().optional().describe('Execution engine to drive (with `prompt`)'),
     command: z.array(z.string().max(8192)).min(1).max(256).optional().describe('argv, never a shell string'),
     prompt: z.string().min(1).max(200_000).optional(),
@@ -42,7 +49,12 @@ export const createJobSchema = z
       .refine((e) => Object.keys(e).length <= 128, 'at most 128 variables')
       .refine((e) => JSON.stringify(e).length <= 131_072, 'env is larger than 128 KiB')
       .default({}),
-    memory_limit_mb: z.number().int().min(MEMORY_FLOOR_MB, `must be at least ${MEMORY_FLOOR_MB}`).max(1_048_576).default(256),
+    memory_limit_mb: z
+      .number()
+      .int()
+      .min(MEMORY_FLOOR_MB, `must be at least ${MEMORY_FLOOR_MB}`)
+      .max(1_048_576)
+      .default(256),
     cpu: z.number().positive().max(64).default(0.5),
     pids_limit: z.number().int().min(8).max(32_768).default(256),
     timeout_seconds: z.number().int().min(1).max(86_400).default(600),
@@ -54,7 +66,10 @@ export const createJobSchema = z
       })
       .default({ max: 0, backoff_ms: 1000 }),
     oom_retry: z
-      .strictObject({ enabled: z.boolean().default(false), max_memory_mb: z.number().int().min(MEMORY_FLOOR_MB).max(1_048_576).optional() })
+      .strictObject({
+        enabled: z.boolean().default(false),
+        max_memory_mb: z.number().int().min(MEMORY_FLOOR_MB).max(1_048_576).optional(),
+      })
       .default({ enabled: false }),
     target_id: z.uuid().optional(),
     pool: poolNameSchema.optional(),
@@ -67,7 +82,10 @@ export const createJobSchema = z
     message: 'one of image, command or engine_id is required',
     path: ['image'],
   })
-  .refine((j) => j.engine_id === undefined || j.prompt !== undefined, { message: 'an engine job needs a prompt', path: ['prompt'] });
+  .refine((j) => j.engine_id === undefined || j.prompt !== undefined, {
+    message: 'an engine job needs a prompt',
+    path: ['prompt'],
+  });
 export type CreateJobInput = z.infer<typeof createJobSchema>;
 
 export const listJobsQuerySchema = z.strictObject({
@@ -102,7 +120,11 @@ export const createTargetSchema = z.strictObject({
       max_concurrent: z.number().int().min(1).max(10_000).default(8),
     })
     .default({ max_memory_mb: 4096, max_cpu: 4, max_concurrent: 8 }),
-  allowed_images: z.array(z.string().min(1).max(512)).max(256).default([]).describe('Exact names or prefixes ending in *; empty = any'),
+  allowed_images: z
+    .array(z.string().min(1).max(512))
+    .max(256)
+    .default([])
+    .describe('Exact names or prefixes ending in *; empty = any'),
   default_image: z.string().min(1).max(512).default('agentfleet/agent-runtime:dev'),
   breaker: z
     .strictObject({
@@ -111,8 +133,12 @@ export const createTargetSchema = z.strictObject({
       reset_timeout_ms: z.number().int().min(100).max(3_600_000).default(30_000),
       rolling_window_ms: z.number().int().min(1000).max(3_600_000).default(60_000),
     })
-    .default({ error_threshold_percentage: 50, volume_threshold: 3, reset_timeout_ms: 30_000, rolling_window_ms: 60_000 }),
+    .default({
+      error_threshold_percentage: 50,
+      volume_threshold: 3,
+      reset_timeout_ms: 30_000,
+      rolling_window_ms: 60_000,
+    }),
 });
 export type CreateTargetInput = z.infer<typeof createTargetSchema>;
 export type BreakerOptions = CreateTargetInput['breaker'];
-

@@ -16,8 +16,19 @@ export const jobEventSchema = z.discriminatedUnion('type', [
     target_id: z.uuid().nullable(),
     target_host: z.string().max(255),
   }),
-  z.object({ ...base, type: z.literal('progress'), progress: z.number().min(0).max(1), message: z.string().optional() }),
-  z.object({ ...base, type: z.literal('log'), stream: z.enum(['stdout', 'stderr']), level: z.string(), message: z.string() }),
+  z.object({
+    ...base,
+    type: z.literal('progress'),
+    progress: z.number().min(0).max(1),
+    message: z.string().optional(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('log'),
+    stream: z.enum(['stdout', 'stderr']),
+    level: z.string(),
+    message: z.string(),
+  }),
   z.object({
     ...base,
     type: z.literal('usage'),

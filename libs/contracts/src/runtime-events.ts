@@ -7,8 +7,18 @@ import { z } from 'zod';
 export const RUNTIME_EVENT_VERSION = 1;
 
 export const runtimeEventSchema = z.discriminatedUnion('type', [
-  z.object({ v: z.literal(1), type: z.literal('progress'), progress: z.number().min(0).max(1), message: z.string().max(2000).optional() }),
-  z.object({ v: z.literal(1), type: z.literal('log'), level: z.enum(['debug', 'info', 'warn', 'error']).default('info'), message: z.string().max(16_000) }),
+  z.object({
+    v: z.literal(1),
+    type: z.literal('progress'),
+    progress: z.number().min(0).max(1),
+    message: z.string().max(2000).optional(),
+  }),
+  z.object({
+    v: z.literal(1),
+    type: z.literal('log'),
+    level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    message: z.string().max(16_000),
+  }),
   z.object({ v: z.literal(1), type: z.literal('result'), output: z.unknown() }),
   z.object({
     v: z.literal(1),

@@ -48,5 +48,8 @@ export const BUILTIN_ROLES: Record<RoleName, { description: string; permissions:
     description: 'Creates and changes workloads',
     permissions: ['organizations:read', 'users:read', 'jobs:read', 'jobs:write', 'targets:read'],
   },
-  viewer: { description: 'Reads workloads', permissions: ['organizations:read', 'users:read', 'jobs:read', 'targets:read'] },
+  viewer: {
+    description: 'Reads workloads',
+    permissions: ['organizations:read', 'users:read', 'jobs:read', 'targets:read'],
+  },
 };

@@ -4,15 +4,27 @@ const policy = { maxRetries: 2, backoffMs: 100, oomRetry: { enabled: true, maxMe
 const state = { retryCount: 0, oomRetried: false, memoryLimitMb: 128, targetMaxMemoryMb: 1024 };
 
 describe('execution job state machine', () => {
-  it('only starts a queued job and only finishes a running or awaiting one', () => {
+  it('only starts a queued job, and finishes only a job that has not ended (also one that never started)', () => {
     expect(transitionFrom('start')).toEqual(['queued']);
-    expect(transitionFrom('finish')).toEqual(['running', 'awaiting_approval']);
+    expect(transitionFrom('finish')).toEqual(['queued', 'running', 'awaiting_approval']);
     expect(transitionFrom('cancel_queued')).toEqual(['queued']);
-    expect(transitionFrom('requeue')).not.toContain('queued');
+    for (const t of ['finish', 'requeue', 'fail_circuit_open'] as const) {
+      for (const s of [
+        'completed',
+        'failed',
+        'oom',
+        'failed_circuit_open',
+        'timed_out',
+        'cancelled',
+      ] as const) {
+        expect(transitionFrom(t)).not.toContain(s);
+      }
+    }
   });
 
   it('treats every end status as terminal and nothing else', () => {
-    for (const s of ['completed', 'failed', 'oom', 'failed_circuit_open', 'timed_out', 'cancelled'] as const) expect(isTerminal(s)).toBe(true);
+    for (const s of ['completed', 'failed', 'oom', 'failed_circuit_open', 'timed_out', 'cancelled'] as const)
+      expect(isTerminal(s)).toBe(true);
     for (const s of ['queued', 'running', 'awaiting_approval'] as const) expect(isTerminal(s)).toBe(false);
   });
 
@@ -30,16 +42,27 @@ describe('execution job state machine', () => {
 describe('retry policy', () => {
   it('retries a failure with exponential backoff up to the maximum', () => {
     expect(retryDecision('failed', policy, state)).toMatchObject({ retry: true, delayMs: 100 });
-    expect(retryDecision('timed_out', policy, { ...state, retryCount: 1 })).toMatchObject({ retry: true, delayMs: 200 });
+    expect(retryDecision('timed_out', policy, { ...state, retryCount: 1 })).toMatchObject({
+      retry: true,
+      delayMs: 200,
+    });
     expect(retryDecision('failed', policy, { ...state, retryCount: 2 })).toEqual({ retry: false });
   });
 
   it('retries an OOM once with double the memory, capped', () => {
-    expect(retryDecision('oom', policy, state)).toMatchObject({ retry: true, memoryLimitMb: 256, kind: 'oom' });
-    expect(retryDecision('oom', policy, { ...state, memoryLimitMb: 400 })).toMatchObject({ memoryLimitMb: 512 });
+    expect(retryDecision('oom', policy, state)).toMatchObject({
+      retry: true,
+      memoryLimitMb: 256,
+      kind: 'oom',
+    });
+    expect(retryDecision('oom', policy, { ...state, memoryLimitMb: 400 })).toMatchObject({
+      memoryLimitMb: 512,
+    });
     expect(retryDecision('oom', policy, { ...state, oomRetried: true })).toEqual({ retry: false });
     expect(retryDecision('oom', policy, { ...state, memoryLimitMb: 512 })).toEqual({ retry: false });
-    expect(retryDecision('oom', { ...policy, oomRetry: { enabled: false, maxMemoryMb: null } }, state)).toEqual({ retry: false });
+    expect(
+      retryDecision('oom', { ...policy, oomRetry: { enabled: false, maxMemoryMb: null } }, state),
+    ).toEqual({ retry: false });
   });
 
   it('never retries a cancellation or a success', () => {

@@ -8,29 +8,31 @@ import type { ExecutionJobStatus } from '@agentfleet/contracts';
  * older attempt matches no row and is dropped.
  */
 export type JobTransition =
-  | 'start'
-  | 'request_approval'
-  | 'approve'
-  | 'finish'
-  | 'cancel_queued'
-  | 'fail_circuit_open'
-  | 'requeue';
+  'start' | 'request_approval' | 'approve' | 'finish' | 'cancel_queued' | 'fail_circuit_open' | 'requeue';
 
 const FROM: Record<JobTransition, readonly ExecutionJobStatus[]> = {
   start: ['queued'],
   request_approval: ['running'],
   approve: ['awaiting_approval'],
-  finish: ['running', 'awaiting_approval'],
+  // a job may end before it started: its target was unreachable or every breaker of its pool open
+  finish: ['queued', 'running', 'awaiting_approval'],
   cancel_queued: ['queued'],
   fail_circuit_open: ['queued', 'running'],
-  requeue: ['running', 'awaiting_approval'],
+  requeue: ['queued', 'running', 'awaiting_approval'],
 };
 
 export function transitionFrom(t: JobTransition): readonly ExecutionJobStatus[] {
   return FROM[t];
 }
 
-const TERMINAL = new Set<ExecutionJobStatus>(['completed', 'failed', 'oom', 'failed_circuit_open', 'timed_out', 'cancelled']);
+const TERMINAL = new Set<ExecutionJobStatus>([
+  'completed',
+  'failed',
+  'oom',
+  'failed_circuit_open',
+  'timed_out',
+  'cancelled',
+]);
 export function isTerminal(s: ExecutionJobStatus): boolean {
   return TERMINAL.has(s);
 }
@@ -44,7 +46,9 @@ export interface AttemptOutcome {
 }
 
 /** The status an attempt ends in. Order matters: a cancelled job that was then killed is `cancelled`, not `failed`. */
-export function statusOf(o: AttemptOutcome): Extract<ExecutionJobStatus, 'completed' | 'failed' | 'oom' | 'timed_out' | 'cancelled'> {
+export function statusOf(
+  o: AttemptOutcome,
+): Extract<ExecutionJobStatus, 'completed' | 'failed' | 'oom' | 'timed_out' | 'cancelled'> {
   if (o.cancelled) return 'cancelled';
   if (o.timedOut) return 'timed_out';
   if (o.oomKilled) return 'oom';
@@ -75,13 +79,23 @@ export type RetryDecision =
  * Whether an ended attempt runs again: failures and timeouts up to `maxRetries` with exponential
  * backoff; an OOM once, with double the memory, up to the cap (opt-in). Cancellations never retry.
  */
-export function retryDecision(status: ExecutionJobStatus, policy: RetryPolicy, state: RetryState): RetryDecision {
+export function retryDecision(
+  status: ExecutionJobStatus,
+  policy: RetryPolicy,
+  state: RetryState,
+): RetryDecision {
   if (status === 'oom') {
     if (!policy.oomRetry.enabled || state.oomRetried) return { retry: false };
     const cap = Math.min(policy.oomRetry.maxMemoryMb ?? state.targetMaxMemoryMb, state.targetMaxMemoryMb);
     const next = Math.min(state.memoryLimitMb * 2, cap);
     if (next <= state.memoryLimitMb) return { retry: false };
-    return { retry: true, delayMs: 0, memoryLimitMb: next, reason: `oom at ${state.memoryLimitMb} MiB`, kind: 'oom' };
+    return {
+      retry: true,
+      delayMs: 0,
+      memoryLimitMb: next,
+      reason: `oom at ${state.memoryLimitMb} MiB`,
+      kind: 'oom',
+    };
   }
   if ((status === 'failed' || status === 'timed_out') && state.retryCount < policy.maxRetries) {
     return {

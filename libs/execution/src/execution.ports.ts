@@ -1,4 +1,10 @@
-import type { BreakerOptions, ExecutionJobStatus, ExecutionRunPayload, JobEvent, TargetType } from '@agentfleet/contracts';
+import type {
+  BreakerOptions,
+  ExecutionJobStatus,
+  ExecutionRunPayload,
+  JobEvent,
+  TargetType,
+} from '@agentfleet/contracts';
 import type { AuditLogWriter } from '@agentfleet/domain';
 
 export interface ExecutionJobRecord {
@@ -132,7 +138,11 @@ export interface ExecutionJobRepository {
   /** Across organizations: for the event consumer, which only knows the job id. */
   findByIdUnscoped(id: string): Promise<ExecutionJobRecord | undefined>;
   findManyUnscoped(ids: readonly string[]): Promise<ExecutionJobRecord[]>;
-  list(organizationId: string | null, filter: JobFilter, page: { limit: number; offset: number }): Promise<{ items: ExecutionJobRecord[]; total: number }>;
+  list(
+    organizationId: string | null,
+    filter: JobFilter,
+    page: { limit: number; offset: number },
+  ): Promise<{ items: ExecutionJobRecord[]; total: number }>;
   /** Moves the job from one of `from` to `to` if its attempt is still `attempt`; undefined when that no longer holds. */
   transition(
     id: string,
@@ -142,9 +152,18 @@ export interface ExecutionJobRepository {
     patch: JobPatch,
   ): Promise<ExecutionJobRecord | undefined>;
   /** Back to `queued` with attempt + 1 (retry, lost worker, stalled lock); conditional like `transition`. */
-  requeue(id: string, attempt: number, from: readonly ExecutionJobStatus[], patch: JobPatch): Promise<ExecutionJobRecord | undefined>;
+  requeue(
+    id: string,
+    attempt: number,
+    from: readonly ExecutionJobStatus[],
+    patch: JobPatch,
+  ): Promise<ExecutionJobRecord | undefined>;
   /** Updates fields that are not the status (progress, usage), only for the current attempt of a live job. */
-  update(id: string, attempt: number, patch: JobPatch & { addPromptTokens?: number; addCompletionTokens?: number; addCostUsd?: number }): Promise<boolean>;
+  update(
+    id: string,
+    attempt: number,
+    patch: JobPatch & { addPromptTokens?: number; addCompletionTokens?: number; addCostUsd?: number },
+  ): Promise<boolean>;
   /** Jobs running (or awaiting approval) on these workers. */
   activeOnWorkers(workerIds: readonly string[]): Promise<ExecutionJobRecord[]>;
   /** Jobs still running on workers that are lost or offline (the reaper's sweep; any organization). */
@@ -158,7 +177,10 @@ export interface TargetRepository {
   findById(organizationId: string, id: string): Promise<TargetRecord | undefined>;
   /** Any organization: a worker resolving the target named in a payload. */
   findByIdUnscoped(id: string): Promise<TargetRecord | undefined>;
-  list(organizationId: string, page: { limit: number; offset: number }): Promise<{ items: TargetRecord[]; total: number }>;
+  list(
+    organizationId: string,
+    page: { limit: number; offset: number },
+  ): Promise<{ items: TargetRecord[]; total: number }>;
   activeForPool(organizationId: string, pool: string): Promise<TargetRecord[]>;
   deactivate(organizationId: string, id: string): Promise<TargetRecord | undefined>;
 }
@@ -176,7 +198,13 @@ export interface StoredJobEvent {
 export interface JobEventRepository {
   insertMany(events: readonly StoredJobEvent[]): Promise<void>;
   /** Events after `afterStreamId` (exclusive), oldest first. */
-  list(organizationId: string, jobId: string, afterStreamId: string | null, limit: number, types?: readonly string[]): Promise<StoredJobEvent[]>;
+  list(
+    organizationId: string,
+    jobId: string,
+    afterStreamId: string | null,
+    limit: number,
+    types?: readonly string[],
+  ): Promise<StoredJobEvent[]>;
 }
 
 export interface ExecutionRepositories {

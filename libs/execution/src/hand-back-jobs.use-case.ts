@@ -39,7 +39,7 @@ export class HandBackJobsUseCase {
 
   private async one(jobId: string, attempt: number, reason: string): Promise<ExecutionJobRecord | undefined> {
     const res = await this.uow.run(async (repos) => {
-      const requeued = await repos.jobs.requeue(jobId, attempt, [...transitionFrom('requeue'), 'queued'], {
+      const requeued = await repos.jobs.requeue(jobId, attempt, transitionFrom('requeue'), {
         lastFailureReason: reason,
         workerId: null,
         containerId: null,
@@ -52,7 +52,10 @@ export class HandBackJobsUseCase {
           error: 'cancelled; its worker was lost',
         });
       }
-      return { job: requeued, targets: await repos.targets.activeForPool(requeued.organizationId, requeued.pool) };
+      return {
+        job: requeued,
+        targets: await repos.targets.activeForPool(requeued.organizationId, requeued.pool),
+      };
     });
     if (!res) return undefined;
     if ('job' in res) {

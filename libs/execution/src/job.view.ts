@@ -33,7 +33,11 @@ export function jobView(j: ExecutionJobRecord) {
     result: j.result ?? null,
     error: j.error,
     last_failure_reason: j.lastFailureReason,
-    usage: { prompt_tokens: j.promptTokens, completion_tokens: j.completionTokens, cost_usd: Number(j.costUsd) },
+    usage: {
+      prompt_tokens: j.promptTokens,
+      completion_tokens: j.completionTokens,
+      cost_usd: Number(j.costUsd),
+    },
     metadata: j.metadata,
     created_at: j.createdAt.toISOString(),
     queued_at: j.queuedAt.toISOString(),

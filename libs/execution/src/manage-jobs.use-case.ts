@@ -1,5 +1,12 @@
 import type { ListJobsQuery } from '@agentfleet/contracts';
-import { NotFoundError, type Principal, type UnitOfWork, actorOf, isTerminal, transitionFrom } from '@agentfleet/domain';
+import {
+  NotFoundError,
+  type Principal,
+  type UnitOfWork,
+  actorOf,
+  isTerminal,
+  transitionFrom,
+} from '@agentfleet/domain';
 import type { ExecutionRepositories, JobFilter, JobQueue, JobSignals } from './execution.ports';
 import { jobView } from './job.view';
 
@@ -41,7 +48,14 @@ export class ManageJobsUseCase {
       return {
         items: events.map((e) => {
           const d = e.data as { stream?: string; level?: string; message?: string; at: string };
-          return { id: e.streamId, attempt: e.attempt, at: d.at, stream: d.stream, level: d.level, message: d.message };
+          return {
+            id: e.streamId,
+            attempt: e.attempt,
+            at: d.at,
+            stream: d.stream,
+            level: d.level,
+            message: d.message,
+          };
         }),
         next_after: events.at(-1)?.streamId ?? after,
       };

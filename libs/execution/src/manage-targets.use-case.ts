@@ -10,7 +10,8 @@ export class ManageTargetsUseCase {
   async create(principal: Principal, input: CreateTargetInput, ip: string | null) {
     return this.uow.run(async (repos) => {
       const existing = await repos.targets.list(principal.organizationId, { limit: 1000, offset: 0 });
-      if (existing.items.some((t) => t.name === input.name)) throw new ConflictError(`target ${input.name} already exists`, 'name');
+      if (existing.items.some((t) => t.name === input.name))
+        throw new ConflictError(`target ${input.name} already exists`, 'name');
       const t = await repos.targets.create({
         organizationId: principal.organizationId,
         name: input.name,
@@ -48,7 +49,12 @@ export class ManageTargetsUseCase {
     return this.uow.run(async (repos) => {
       const t = await repos.targets.deactivate(principal.organizationId, id);
       if (!t) throw new NotFoundError('execution target', id);
-      await repos.audit.record({ actor: actorOf(principal, ip), action: 'execution_target.deactivated', resourceType: 'execution_target', resourceId: id });
+      await repos.audit.record({
+        actor: actorOf(principal, ip),
+        action: 'execution_target.deactivated',
+        resourceType: 'execution_target',
+        resourceId: id,
+      });
       return targetView(t);
     });
   }

@@ -31,7 +31,12 @@ export class PersistJobEventsUseCase {
     if (!entries.length) return { accepted: 0, dropped: 0, finished: [], retried: [] };
     const retries: { payload: ExecutionRunPayload; delayMs: number; priority: number }[] = [];
     const result = await this.uow.run(async (repos) => {
-      const jobs = new Map((await repos.jobs.findManyUnscoped([...new Set(entries.map((e) => e.event.job_id))])).map((j) => [j.id, j]));
+      const jobs = new Map(
+        (await repos.jobs.findManyUnscoped([...new Set(entries.map((e) => e.event.job_id))])).map((j) => [
+          j.id,
+          j,
+        ]),
+      );
       const stored: StoredJobEvent[] = [];
       const finished: ExecutionJobRecord[] = [];
       const retried: ExecutionJobRecord[] = [];
@@ -43,7 +48,14 @@ export class PersistJobEventsUseCase {
           dropped++;
           continue;
         }
-        stored.push({ streamId, jobId: job.id, organizationId: job.organizationId, attempt: event.attempt, type: event.type, data: event });
+        stored.push({
+          streamId,
+          jobId: job.id,
+          organizationId: job.organizationId,
+          attempt: event.attempt,
+          type: event.type,
+          data: event,
+        });
         const next = await this.apply(repos, job, event, retries);
         if (next) {
           jobs.set(job.id, next);
@@ -53,7 +65,8 @@ export class PersistJobEventsUseCase {
       await repos.events.insertMany(stored);
       return { accepted: stored.length, dropped, finished, retried };
     });
-    for (const r of retries) await this.queue.enqueue(r.payload, { priority: r.priority, delayMs: r.delayMs });
+    for (const r of retries)
+      await this.queue.enqueue(r.payload, { priority: r.priority, delayMs: r.delayMs });
     return result;
   }
 
@@ -98,12 +111,17 @@ export class PersistJobEventsUseCase {
     at: Date,
     retries: { payload: ExecutionRunPayload; delayMs: number; priority: number }[],
   ): Promise<ExecutionJobRecord | undefined> {
-    const from = event.status === 'failed_circuit_open' ? transitionFrom('fail_circuit_open') : transitionFrom('finish');
+    const from =
+      event.status === 'failed_circuit_open' ? transitionFrom('fail_circuit_open') : transitionFrom('finish');
     if (job.cancelRequestedAt === null) {
       const target = job.targetId ? await repos.targets.findByIdUnscoped(job.targetId) : undefined;
       const decision = retryDecision(
         event.status,
-        { maxRetries: job.maxRetries, backoffMs: job.retryBackoffMs, oomRetry: { enabled: job.oomRetryEnabled, maxMemoryMb: job.oomRetryMaxMemoryMb } },
+        {
+          maxRetries: job.maxRetries,
+          backoffMs: job.retryBackoffMs,
+          oomRetry: { enabled: job.oomRetryEnabled, maxMemoryMb: job.oomRetryMaxMemoryMb },
+        },
         {
           retryCount: job.retryCount,
           oomRetried: job.oomRetried,
@@ -122,7 +140,11 @@ export class PersistJobEventsUseCase {
         });
         if (requeued) {
           const poolTargets = await repos.targets.activeForPool(requeued.organizationId, requeued.pool);
-          retries.push({ payload: runPayload(requeued, poolTargets), delayMs: decision.delayMs, priority: requeued.priority });
+          retries.push({
+            payload: runPayload(requeued, poolTargets),
+            delayMs: decision.delayMs,
+            priority: requeued.priority,
+          });
         }
         return requeued;
       }

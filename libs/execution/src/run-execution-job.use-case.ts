@@ -13,7 +13,10 @@ export interface RunExecutionJobDeps {
   runtimeFor(target: Target): ContainerRuntime;
   breakers: CircuitBreakers;
   sinkFor(jobId: string): JobEventSink;
-  logger: { info(msg: string, f?: Record<string, unknown>): void; warn(msg: string, f?: Record<string, unknown>): void };
+  logger: {
+    info(msg: string, f?: Record<string, unknown>): void;
+    warn(msg: string, f?: Record<string, unknown>): void;
+  };
   now?: () => Date;
 }
 
@@ -84,8 +87,15 @@ export class RunExecutionJobUseCase {
       try {
         const runtime = this.d.runtimeFor(target);
         if (payload.attempt > 1) {
-          const removed = await this.d.breakers.fire(target.id, target.breaker, () => runtime.removeOrphans(payload.job_id));
-          if (removed) this.d.logger.warn('removed containers of an older attempt', { job_id: payload.job_id, attempt: payload.attempt, removed });
+          const removed = await this.d.breakers.fire(target.id, target.breaker, () =>
+            runtime.removeOrphans(payload.job_id),
+          );
+          if (removed)
+            this.d.logger.warn('removed containers of an older attempt', {
+              job_id: payload.job_id,
+              attempt: payload.attempt,
+              removed,
+            });
         }
         const outcome = await this.d.breakers.fire(target.id, target.breaker, () =>
           runtime.run(
@@ -119,10 +129,23 @@ export class RunExecutionJobUseCase {
                 const at = now().toISOString();
                 switch (e.type) {
                   case 'progress':
-                    sink.push({ ...base, at, type: 'progress', progress: e.progress, ...(e.message ? { message: e.message } : {}) });
+                    sink.push({
+                      ...base,
+                      at,
+                      type: 'progress',
+                      progress: e.progress,
+                      ...(e.message ? { message: e.message } : {}),
+                    });
                     return;
                   case 'log':
-                    sink.push({ ...base, at, type: 'log', stream: 'stdout', level: e.level, message: e.message });
+                    sink.push({
+                      ...base,
+                      at,
+                      type: 'log',
+                      stream: 'stdout',
+                      level: e.level,
+                      message: e.message,
+                    });
                     return;
                   case 'usage':
                     sink.push({
@@ -141,7 +164,15 @@ export class RunExecutionJobUseCase {
                     return;
                 }
               },
-              onStderr: (line) => sink.push({ ...base, at: now().toISOString(), type: 'log', stream: 'stderr', level: 'warn', message: line.slice(0, 16_000) }),
+              onStderr: (line) =>
+                sink.push({
+                  ...base,
+                  at: now().toISOString(),
+                  type: 'log',
+                  stream: 'stderr',
+                  level: 'warn',
+                  message: line.slice(0, 16_000),
+                }),
             },
           ),
         );
@@ -167,14 +198,25 @@ export class RunExecutionJobUseCase {
         const message = e instanceof Error ? e.message : String(e);
         tried.push(`${target.name}: ${message}`);
         if (this.d.breakers.state(target.id) === 'open') continue; // re-route while another target is healthy
-        return finished('failed', { error: `target ${target.name} failed: ${message}`.slice(0, 4000) }, target);
+        return finished(
+          'failed',
+          { error: `target ${target.name} failed: ${message}`.slice(0, 4000) },
+          target,
+        );
       }
     }
-    return finished('failed_circuit_open', { error: `no healthy target in pool ${payload.pool}: ${tried.join('; ')}`.slice(0, 4000) });
+    return finished('failed_circuit_open', {
+      error: `no healthy target in pool ${payload.pool}: ${tried.join('; ')}`.slice(0, 4000),
+    });
   }
 }
 
-function errorOf(status: RunSummary['status'], o: RunOutcome, memoryMb: number, timeoutMs: number): string | null {
+function errorOf(
+  status: ReturnType<typeof statusOf>,
+  o: RunOutcome,
+  memoryMb: number,
+  timeoutMs: number,
+): string | null {
   switch (status) {
     case 'completed':
       return null;
@@ -184,7 +226,7 @@ function errorOf(status: RunSummary['status'], o: RunOutcome, memoryMb: number, 
       return `killed: deadline of ${Math.round(timeoutMs / 1000)} s passed`;
     case 'cancelled':
       return 'cancelled';
-    default:
+    case 'failed':
       return `exited with code ${o.exitCode ?? 'unknown'}`;
   }
 }
@@ -194,7 +236,7 @@ class BufferedSink {
   private buffer: JobEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
   private chain: Promise<void> = Promise.resolve();
-  private failure: unknown;
+  private failure: Error | undefined;
 
   constructor(private readonly sink: JobEventSink) {}
 
@@ -207,7 +249,7 @@ class BufferedSink {
   async close(): Promise<void> {
     this.flush();
     await this.chain;
-    if (this.failure) throw this.failure instanceof Error ? this.failure : new Error(String(this.failure));
+    if (this.failure) throw this.failure;
   }
 
   private flush() {
@@ -217,9 +259,11 @@ class BufferedSink {
     const batch = this.buffer;
     this.buffer = [];
     // sequential: a stream must see events in the order they happened
-    this.chain = this.chain.then(() => this.appendRetrying(batch)).catch((e: unknown) => {
-      this.failure = e;
-    });
+    this.chain = this.chain
+      .then(() => this.appendRetrying(batch))
+      .catch((e: unknown) => {
+        this.failure = e instanceof Error ? e : new Error(String(e));
+      });
   }
 
   /**

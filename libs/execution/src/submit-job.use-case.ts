@@ -1,5 +1,11 @@
 import type { CreateJobInput, ExecutionRunPayload } from '@agentfleet/contracts';
-import { InvalidInputError, type Principal, type UnitOfWork, actorOf, imageAllowed } from '@agentfleet/domain';
+import {
+  InvalidInputError,
+  type Principal,
+  type UnitOfWork,
+  actorOf,
+  imageAllowed,
+} from '@agentfleet/domain';
 import type { ExecutionJobRecord, ExecutionRepositories, JobQueue, TargetRecord } from './execution.ports';
 import { jobView } from './job.view';
 
@@ -7,8 +13,13 @@ import { jobView } from './job.view';
  * The payload of one attempt, built from the job row (the one source of truth) and the pool's active
  * targets: the job's own target first, the others as re-route candidates.
  */
-export function runPayload(job: ExecutionJobRecord, poolTargets: readonly TargetRecord[]): ExecutionRunPayload {
-  const ordered = [...poolTargets].sort((a, b) => Number(b.id === job.targetId) - Number(a.id === job.targetId));
+export function runPayload(
+  job: ExecutionJobRecord,
+  poolTargets: readonly TargetRecord[],
+): ExecutionRunPayload {
+  const ordered = [...poolTargets].sort(
+    (a, b) => Number(b.id === job.targetId) - Number(a.id === job.targetId),
+  );
   return {
     v: 1,
     job_id: job.id,
@@ -60,7 +71,10 @@ export class SubmitJobUseCase {
         );
       }
       if (input.cpu > target.capacity.max_cpu) {
-        throw new InvalidInputError(`cpu ${input.cpu} exceeds the cap of target ${target.name} (${target.capacity.max_cpu})`, 'cpu');
+        throw new InvalidInputError(
+          `cpu ${input.cpu} exceeds the cap of target ${target.name} (${target.capacity.max_cpu})`,
+          'cpu',
+        );
       }
       const res = await repos.jobs.create({
         organizationId: principal.organizationId,
@@ -84,7 +98,12 @@ export class SubmitJobUseCase {
         priority: input.priority,
         idempotencyKey: input.idempotency_key ?? null,
         metadata: input.metadata,
-        executionTarget: { id: target.id, name: target.name, type: target.type, worker_pool: target.workerPool },
+        executionTarget: {
+          id: target.id,
+          name: target.name,
+          type: target.type,
+          worker_pool: target.workerPool,
+        },
       });
       if (res.created) {
         await repos.audit.record({
@@ -96,7 +115,10 @@ export class SubmitJobUseCase {
         });
       }
       const poolTargets = await repos.targets.activeForPool(principal.organizationId, target.workerPool);
-      return { ...res, poolTargets: poolTargets.some((t) => t.id === target.id) ? poolTargets : [target, ...poolTargets] };
+      return {
+        ...res,
+        poolTargets: poolTargets.some((t) => t.id === target.id) ? poolTargets : [target, ...poolTargets],
+      };
     });
     // enqueued after the commit: a worker never sees a job the database does not have. If this process
     // dies in between, the dispatcher sweep enqueues queued jobs that have no queue entry.
@@ -104,19 +126,28 @@ export class SubmitJobUseCase {
     return { job: jobView(job), created };
   }
 
-  private async resolveTarget(repos: ExecutionRepositories, organizationId: string, input: CreateJobInput): Promise<TargetRecord> {
+  private async resolveTarget(
+    repos: ExecutionRepositories,
+    organizationId: string,
+    input: CreateJobInput,
+  ): Promise<TargetRecord> {
     if (input.target_id) {
       const t = await repos.targets.findById(organizationId, input.target_id);
-      if (!t || !t.isActive) throw new InvalidInputError(`target ${input.target_id} does not exist`, 'target_id');
+      if (!t || !t.isActive)
+        throw new InvalidInputError(`target ${input.target_id} does not exist`, 'target_id');
       if (input.pool && input.pool !== t.workerPool) {
-        throw new InvalidInputError(`target ${t.name} serves pool ${t.workerPool}, not ${input.pool}`, 'pool');
+        throw new InvalidInputError(
+          `target ${t.name} serves pool ${t.workerPool}, not ${input.pool}`,
+          'pool',
+        );
       }
       return t;
     }
     const pool = input.pool ?? 'default';
     const targets = await repos.targets.activeForPool(organizationId, pool);
     const first = targets[0];
-    if (!first) throw new InvalidInputError(`pool ${pool} has no execution target`, input.pool ? 'pool' : 'target_id');
+    if (!first)
+      throw new InvalidInputError(`pool ${pool} has no execution target`, input.pool ? 'pool' : 'target_id');
     // the worker re-routes among the pool's targets when this one's breaker is open
     return first;
   }

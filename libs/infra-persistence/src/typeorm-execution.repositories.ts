@@ -19,7 +19,12 @@ import { TypeormAuditLogRepository } from './typeorm-audit.repository';
 /** numeric/real columns come back from pg as strings or floats; records want numbers (cost stays a string). */
 function jobRecord(row: Record<string, unknown>): ExecutionJobRecord {
   const j = camelRow<ExecutionJobRecord>(row);
-  return { ...j, cpu: Number(j.cpu), progress: Number(j.progress), peakMemoryMb: j.peakMemoryMb === null ? null : Number(j.peakMemoryMb) };
+  return {
+    ...j,
+    cpu: Number(j.cpu),
+    progress: Number(j.progress),
+    peakMemoryMb: j.peakMemoryMb === null ? null : Number(j.peakMemoryMb),
+  };
 }
 
 /** camelCase patch keys → SQL assignments with parameters starting at $start. */
@@ -40,7 +45,12 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
   constructor(private readonly em: EntityManager) {}
 
   async create(job: NewExecutionJob) {
-    const values = this.em.create(ExecutionJobEntity, { ...job, status: 'queued', attempt: 1, queuedAt: new Date() });
+    const values = this.em.create(ExecutionJobEntity, {
+      ...job,
+      status: 'queued',
+      attempt: 1,
+      queuedAt: new Date(),
+    });
     // ON CONFLICT on the partial unique index: a repeated idempotency key returns the first job
     const res = await this.em
       .createQueryBuilder()
@@ -52,7 +62,10 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
       .execute();
     const row = (res.raw as Record<string, unknown>[])[0];
     if (row) return { job: jobRecord(row), created: true };
-    const existing = await this.em.findOneByOrFail(ExecutionJobEntity, { organizationId: job.organizationId, idempotencyKey: job.idempotencyKey ?? '' });
+    const existing = await this.em.findOneByOrFail(ExecutionJobEntity, {
+      organizationId: job.organizationId,
+      idempotencyKey: job.idempotencyKey ?? '',
+    });
     return { job: plain<ExecutionJobRecord>(existing), created: false };
   }
 
@@ -68,12 +81,20 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
 
   async findManyUnscoped(ids: readonly string[]) {
     if (!ids.length) return [];
-    const rows = await this.em.query<Record<string, unknown>[]>(`SELECT * FROM execution_jobs WHERE id = ANY($1::uuid[])`, [ids]);
+    const rows = await this.em.query<Record<string, unknown>[]>(
+      `SELECT * FROM execution_jobs WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
     return rows.map(jobRecord);
   }
 
   async list(organizationId: string | null, f: JobFilter, page: { limit: number; offset: number }) {
-    const qb = this.em.createQueryBuilder(ExecutionJobEntity, 'j').orderBy('j.created_at', 'DESC').addOrderBy('j.id', 'DESC').take(page.limit).skip(page.offset);
+    const qb = this.em
+      .createQueryBuilder(ExecutionJobEntity, 'j')
+      .orderBy('j.created_at', 'DESC')
+      .addOrderBy('j.id', 'DESC')
+      .take(page.limit)
+      .skip(page.offset);
     if (organizationId) qb.andWhere('j.organization_id = :organizationId', { organizationId });
     if (f.status) qb.andWhere('j.status = :status', { status: f.status });
     if (f.pool) qb.andWhere('j.pool = :pool', { pool: f.pool });
@@ -85,7 +106,13 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
     return { items: rows.map((r) => jobRecord(r as unknown as Record<string, unknown>)), total };
   }
 
-  async transition(id: string, attempt: number, from: readonly ExecutionJobStatus[], to: ExecutionJobStatus, patch: JobPatch) {
+  async transition(
+    id: string,
+    attempt: number,
+    from: readonly ExecutionJobStatus[],
+    to: ExecutionJobStatus,
+    patch: JobPatch,
+  ) {
     const a = assignments(patch, 5);
     const rows = await this.em.query<[Record<string, unknown>[], number]>(
       `UPDATE execution_jobs SET status = $4${a.sql.length ? ', ' + a.sql.join(', ') : ''}
@@ -108,7 +135,11 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
     return row ? jobRecord(row) : undefined;
   }
 
-  async update(id: string, attempt: number, patch: JobPatch & { addPromptTokens?: number; addCompletionTokens?: number; addCostUsd?: number }) {
+  async update(
+    id: string,
+    attempt: number,
+    patch: JobPatch & { addPromptTokens?: number; addCompletionTokens?: number; addCostUsd?: number },
+  ) {
     const { addPromptTokens, addCompletionTokens, addCostUsd, ...rest } = patch;
     const a = assignments(rest, 3);
     const extra: string[] = [];
@@ -176,7 +207,12 @@ class TypeormTargetRepository implements TargetRepository {
     return r ? plain<TargetRecord>(r) : undefined;
   }
   list(organizationId: string, page: { limit: number; offset: number }) {
-    return pageOf<ExecutionTargetEntity, TargetRecord>(this.em, ExecutionTargetEntity, { organizationId }, page);
+    return pageOf<ExecutionTargetEntity, TargetRecord>(
+      this.em,
+      ExecutionTargetEntity,
+      { organizationId },
+      page,
+    );
   }
   async activeForPool(organizationId: string, pool: string) {
     const rows = await this.em.find(ExecutionTargetEntity, {
@@ -210,13 +246,19 @@ class TypeormJobEventRepository implements JobEventRepository {
           attempt: e.attempt,
           streamId: e.streamId,
           type: e.type,
-          data: e.data as unknown as Record<string, unknown>,
+          data: e.data,
         })) as never,
       )
       .orIgnore() // a redelivered stream entry is already stored
       .execute();
   }
-  async list(organizationId: string, jobId: string, afterStreamId: string | null, limit: number, types?: readonly string[]) {
+  async list(
+    organizationId: string,
+    jobId: string,
+    afterStreamId: string | null,
+    limit: number,
+    types?: readonly string[],
+  ) {
     const rows = await this.em.query<Record<string, unknown>[]>(
       `SELECT * FROM execution_job_events
         WHERE organization_id = $1 AND job_id = $2 AND ($3::text IS NULL OR id > (SELECT COALESCE(MAX(id), 0) FROM execution_job_events WHERE job_id = $2 AND stream_id = $3))
@@ -226,7 +268,14 @@ class TypeormJobEventRepository implements JobEventRepository {
     );
     return rows.map((r) => {
       const e = camelRow<StoredJobEvent & { id: string }>(r);
-      return { streamId: e.streamId, jobId: e.jobId, organizationId: e.organizationId, attempt: e.attempt, type: e.type, data: e.data };
+      return {
+        streamId: e.streamId,
+        jobId: e.jobId,
+        organizationId: e.organizationId,
+        attempt: e.attempt,
+        type: e.type,
+        data: e.data,
+      };
     });
   }
 }

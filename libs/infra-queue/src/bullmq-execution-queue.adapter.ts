@@ -55,7 +55,15 @@ export class BullmqExecutionQueue implements JobQueue {
   /** Counts by state and the age of the oldest waiting job, per pool (admin API and metrics). */
   async stats(pool: string) {
     const q = this.queue(pool);
-    const counts = await q.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed', 'paused');
+    const counts = await q.getJobCounts(
+      'waiting',
+      'prioritized',
+      'delayed',
+      'active',
+      'completed',
+      'failed',
+      'paused',
+    );
     const [oldest] = await q.getJobs(['waiting', 'prioritized'], 0, 0, true);
     return {
       pool,
@@ -99,7 +107,8 @@ export class BullmqExecutionConsumer {
         RUN.queue(pool),
         async (job: Job) => {
           const parsed = executionRunPayloadSchema.safeParse(job.data);
-          if (!parsed.success) throw new Error(`payload does not match execution.run v1: ${parsed.error.message}`);
+          if (!parsed.success)
+            throw new Error(`payload does not match execution.run v1: ${parsed.error.message}`);
           return this.handle(parsed.data, job);
         },
         {

@@ -16,7 +16,9 @@ export class RedisBreakerBoard {
     await this.redis.multi().hset(key, workerId, `${state}|${Date.now()}`).expire(key, 86_400).exec();
   }
 
-  async read(targetIds: readonly string[]): Promise<Record<string, { worker_id: string; state: string; since: string }[]>> {
+  async read(
+    targetIds: readonly string[],
+  ): Promise<Record<string, { worker_id: string; state: string; since: string }[]>> {
     const out: Record<string, { worker_id: string; state: string; since: string }[]> = {};
     if (!targetIds.length) return out;
     const pipe = this.redis.pipeline();

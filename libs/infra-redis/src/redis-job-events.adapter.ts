@@ -33,7 +33,8 @@ export class RedisJobEventSink implements JobEventSink {
     private readonly jobId: string,
     private readonly limits: JobStreamLimits = { perJob: 10_000, firehose: 1_000_000 },
   ) {
-    if (!('afAppendJobEvents' in redis)) redis.defineCommand('afAppendJobEvents', { numberOfKeys: 2, lua: APPEND });
+    if (!('afAppendJobEvents' in redis))
+      redis.defineCommand('afAppendJobEvents', { numberOfKeys: 2, lua: APPEND });
     this.redis = redis as AppendRedis;
   }
 
@@ -100,12 +101,19 @@ export class RedisJobEventConsumer {
   }
 
   /** Takes over entries another consumer read but never acknowledged (it died). */
-  async claimStale(minIdleMs: number, count: number): Promise<{ entries: FirehoseEntry[]; malformed: string[] }> {
-    const res = (await this.redis.xautoclaim(this.keys.jobEventsFirehose(), this.group, this.consumer, minIdleMs, '0', 'COUNT', count)) as [
-      string,
-      XEntries,
-      ...unknown[],
-    ];
+  async claimStale(
+    minIdleMs: number,
+    count: number,
+  ): Promise<{ entries: FirehoseEntry[]; malformed: string[] }> {
+    const res = (await this.redis.xautoclaim(
+      this.keys.jobEventsFirehose(),
+      this.group,
+      this.consumer,
+      minIdleMs,
+      '0',
+      'COUNT',
+      count,
+    )) as [string, XEntries, ...unknown[]];
     return this.parse((res[1] ?? []).filter((e) => Array.isArray(e) && e[1]));
   }
 
@@ -115,7 +123,10 @@ export class RedisJobEventConsumer {
 
   /** Entries delivered but not acknowledged, and the age of the oldest: the consumer lag. */
   async pending(): Promise<{ count: number }> {
-    const res = (await this.redis.xpending(this.keys.jobEventsFirehose(), this.group)) as [number, ...unknown[]];
+    const res = (await this.redis.xpending(this.keys.jobEventsFirehose(), this.group)) as [
+      number,
+      ...unknown[],
+    ];
     return { count: Number(res[0] ?? 0) };
   }
 
@@ -145,7 +156,15 @@ export async function readJobStream(
   afterId: string,
   blockMs: number,
 ): Promise<{ id: string; event: JobEvent }[]> {
-  const res = (await redis.xread('COUNT', 500, 'BLOCK', blockMs, 'STREAMS', keys.jobEvents(jobId), afterId)) as [string, XEntries][] | null;
+  const res = (await redis.xread(
+    'COUNT',
+    500,
+    'BLOCK',
+    blockMs,
+    'STREAMS',
+    keys.jobEvents(jobId),
+    afterId,
+  ));
   const out: { id: string; event: JobEvent }[] = [];
   for (const [id, fields] of res?.[0]?.[1] ?? []) {
     try {
@@ -165,6 +184,10 @@ export class RedisJobSignals implements JobSignals {
     private readonly keys: RedisKeys,
   ) {}
   async cancel(jobId: string): Promise<void> {
-    await this.redis.multi().set(this.keys.jobCancelFlag(jobId), '1', 'EX', 86_400).publish(this.keys.cancelChannel(), jobId).exec();
+    await this.redis
+      .multi()
+      .set(this.keys.jobCancelFlag(jobId), '1', 'EX', 86_400)
+      .publish(this.keys.cancelChannel(), jobId)
+      .exec();
   }
 }

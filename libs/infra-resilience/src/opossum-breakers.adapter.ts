@@ -37,7 +37,8 @@ export class OpossumBreakers implements CircuitBreakers {
     try {
       return (await b.fire(fn)) as T;
     } catch (e) {
-      if (e instanceof Error && (e as Error & { code?: string }).code === 'EOPENBREAKER') throw new BreakerOpenError(key);
+      if (e instanceof Error && (e as Error & { code?: string }).code === 'EOPENBREAKER')
+        throw new BreakerOpenError(key);
       throw e;
     }
   }

@@ -17,7 +17,12 @@ class PoolParamDto extends createZodDto(z.strictObject({ pool: poolNameSchema })
 class CleanQueryDto extends createZodDto(
   z.strictObject({
     state: z.enum(['completed', 'failed']).default('completed'),
-    older_than_ms: z.coerce.number().int().min(0).max(30 * 86_400_000).default(3_600_000),
+    older_than_ms: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400_000)
+      .default(3_600_000),
   }),
 ) {}
 
@@ -43,7 +48,9 @@ export class AdminExecutionController {
 
   /** Pools are shared by organizations' targets; an organization manages the queues of its own pools. */
   private async pools(p: Principal): Promise<string[]> {
-    const targets = await this.uow.run((repos) => repos.targets.list(p.organizationId, { limit: 1000, offset: 0 }));
+    const targets = await this.uow.run((repos) =>
+      repos.targets.list(p.organizationId, { limit: 1000, offset: 0 }),
+    );
     return [...new Set(targets.items.filter((t) => t.isActive).map((t) => t.workerPool))].sort();
   }
 
@@ -61,7 +68,11 @@ export class AdminExecutionController {
   @Post('queues/:pool/pause')
   @HttpCode(200)
   @RequireScopes('queues:write')
-  async pause(@CurrentPrincipal() p: Principal, @Param() { pool }: PoolParamDto, @ClientIp() ip: string | null) {
+  async pause(
+    @CurrentPrincipal() p: Principal,
+    @Param() { pool }: PoolParamDto,
+    @ClientIp() ip: string | null,
+  ) {
     await this.ownPool(p, pool);
     await this.queue.queue(pool).pause();
     await this.audit(p, ip, 'queue.paused', pool);
@@ -71,7 +82,11 @@ export class AdminExecutionController {
   @Post('queues/:pool/resume')
   @HttpCode(200)
   @RequireScopes('queues:write')
-  async resume(@CurrentPrincipal() p: Principal, @Param() { pool }: PoolParamDto, @ClientIp() ip: string | null) {
+  async resume(
+    @CurrentPrincipal() p: Principal,
+    @Param() { pool }: PoolParamDto,
+    @ClientIp() ip: string | null,
+  ) {
     await this.ownPool(p, pool);
     await this.queue.queue(pool).resume();
     await this.audit(p, ip, 'queue.resumed', pool);
@@ -82,7 +97,11 @@ export class AdminExecutionController {
   @HttpCode(200)
   @RequireScopes('queues:write')
   @ApiOperation({ summary: 'Retry the queue entries BullMQ failed (payload errors, stalls)' })
-  async retryFailed(@CurrentPrincipal() p: Principal, @Param() { pool }: PoolParamDto, @ClientIp() ip: string | null) {
+  async retryFailed(
+    @CurrentPrincipal() p: Principal,
+    @Param() { pool }: PoolParamDto,
+    @ClientIp() ip: string | null,
+  ) {
     await this.ownPool(p, pool);
     await this.queue.queue(pool).retryJobs({ state: 'failed' });
     await this.audit(p, ip, 'queue.retried_failed', pool);
@@ -92,7 +111,12 @@ export class AdminExecutionController {
   @Post('queues/:pool/clean')
   @HttpCode(200)
   @RequireScopes('queues:write')
-  async clean(@CurrentPrincipal() p: Principal, @Param() { pool }: PoolParamDto, @Query() q: CleanQueryDto, @ClientIp() ip: string | null) {
+  async clean(
+    @CurrentPrincipal() p: Principal,
+    @Param() { pool }: PoolParamDto,
+    @Query() q: CleanQueryDto,
+    @ClientIp() ip: string | null,
+  ) {
     await this.ownPool(p, pool);
     const removed = await this.queue.queue(pool).clean(q.older_than_ms, 10_000, q.state);
     await this.audit(p, ip, 'queue.cleaned', pool, { state: q.state, removed: removed.length });
@@ -110,14 +134,20 @@ export class AdminExecutionController {
   @RequireScopes('targets:read')
   @ApiOperation({ summary: 'Circuit breaker state of each target, as each worker sees it' })
   async breakerStates(@CurrentPrincipal() p: Principal) {
-    const targets = await this.uow.run((repos) => repos.targets.list(p.organizationId, { limit: 1000, offset: 0 }));
+    const targets = await this.uow.run((repos) =>
+      repos.targets.list(p.organizationId, { limit: 1000, offset: 0 }),
+    );
     const states = await this.breakers.read(targets.items.map((t) => t.id));
     return {
       items: targets.items.map((t) => {
         const workers = states[t.id] ?? [];
         return {
           target: targetView(t),
-          state: workers.some((w) => w.state === 'open') ? 'open' : workers.some((w) => w.state === 'half_open') ? 'half_open' : 'closed',
+          state: workers.some((w) => w.state === 'open')
+            ? 'open'
+            : workers.some((w) => w.state === 'half_open')
+              ? 'half_open'
+              : 'closed',
           workers,
         };
       }),
@@ -128,7 +158,11 @@ export class AdminExecutionController {
   @HttpCode(200)
   @RequireScopes('targets:write')
   @ApiOperation({ summary: "Close the target's breaker on every worker" })
-  async resetBreaker(@CurrentPrincipal() p: Principal, @Param() { id }: UuidParamDto, @ClientIp() ip: string | null) {
+  async resetBreaker(
+    @CurrentPrincipal() p: Principal,
+    @Param() { id }: UuidParamDto,
+    @ClientIp() ip: string | null,
+  ) {
     const t = await this.uow.run((repos) => repos.targets.findById(p.organizationId, id));
     if (!t) throw new NotFoundError('execution target', id);
     await this.breakers.requestReset(id);
@@ -136,7 +170,16 @@ export class AdminExecutionController {
     return { target_id: id, reset_requested: true };
   }
 
-  private audit(p: Principal, ip: string | null, action: string, id: string, details: Record<string, unknown> = {}, type = 'queue') {
-    return this.uow.run((repos) => repos.audit.record({ actor: actorOf(p, ip), action, resourceType: type, resourceId: id, details }));
+  private audit(
+    p: Principal,
+    ip: string | null,
+    action: string,
+    id: string,
+    details: Record<string, unknown> = {},
+    type = 'queue',
+  ) {
+    return this.uow.run((repos) =>
+      repos.audit.record({ actor: actorOf(p, ip), action, resourceType: type, resourceId: id, details }),
+    );
   }
 }

@@ -100,7 +100,12 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
       // fencing: what ran on a lost (or offline) worker goes back to its queue with attempt + 1
       const handedBack = await this.handBack.sweep();
       for (const j of handedBack) {
-        this.logger.warn({ job_id: j.id, attempt: j.attempt, organization_id: j.organizationId, msg: 'job handed back: its worker is gone' });
+        this.logger.warn({
+          job_id: j.id,
+          attempt: j.attempt,
+          organization_id: j.organizationId,
+          msg: 'job handed back: its worker is gone',
+        });
       }
       if (ms > this.env.AGENTFLEET_REAPER_INTERVAL_MS)
         this.logger.warn(`reaper cycle took ${ms.toFixed(0)} ms`);

@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { PersistJobEventsUseCase } from '@agentfleet/execution';
 import { type FirehoseEntry, RedisJobEventConsumer, type RedisKeys } from '@agentfleet/infra-redis';
 import type { Redis } from 'ioredis';
@@ -31,7 +37,12 @@ export class JobEventConsumerService implements OnApplicationBootstrap, OnApplic
     // XREADGROUP BLOCK holds its connection: not the shared one
     this.conn = redis.duplicate({ maxRetriesPerRequest: null });
     this.conn.on('error', () => undefined);
-    this.consumer = new RedisJobEventConsumer(this.conn, keys, 'control-plane', `${hostname()}:${process.pid}`);
+    this.consumer = new RedisJobEventConsumer(
+      this.conn,
+      keys,
+      'control-plane',
+      `${hostname()}:${process.pid}`,
+    );
   }
 
   onApplicationBootstrap() {
@@ -55,9 +66,13 @@ export class JobEventConsumerService implements OnApplicationBootstrap, OnApplic
           await this.consumer.ensureGroup();
           groupReady = true;
         }
-        let batch = Date.now() - lastClaim > CLAIM_IDLE_MS ? await this.consumer.claimStale(CLAIM_IDLE_MS, BATCH) : undefined;
+        let batch =
+          Date.now() - lastClaim > CLAIM_IDLE_MS
+            ? await this.consumer.claimStale(CLAIM_IDLE_MS, BATCH)
+            : undefined;
         if (batch) lastClaim = Date.now();
-        if (!batch || (!batch.entries.length && !batch.malformed.length)) batch = await this.consumer.read(BATCH, BLOCK_MS);
+        if (!batch || (!batch.entries.length && !batch.malformed.length))
+          batch = await this.consumer.read(BATCH, BLOCK_MS);
         if (batch.malformed.length) {
           this.logger.warn(`dropping ${batch.malformed.length} malformed job-event entries`);
           await this.consumer.ack(batch.malformed);
@@ -68,7 +83,9 @@ export class JobEventConsumerService implements OnApplicationBootstrap, OnApplic
         failures++;
         if (e instanceof Error && e.message.includes('NOGROUP')) groupReady = false; // Redis lost the group
         const wait = Math.min(250 * 2 ** Math.min(failures, 5), 5000);
-        this.logger.warn(`job-event consumer: ${e instanceof Error ? e.message : String(e)}; retrying in ${wait} ms`);
+        this.logger.warn(
+          `job-event consumer: ${e instanceof Error ? e.message : String(e)}; retrying in ${wait} ms`,
+        );
         await new Promise((r) => setTimeout(r, wait));
       }
     }
@@ -85,7 +102,9 @@ export class JobEventConsumerService implements OnApplicationBootstrap, OnApplic
         if (!this.running) return; // left pending: another replica (or the next start) claims them
         const wait = Math.min(250 * 2 ** Math.min(attempt, 5), 5000);
         if (attempt % 5 === 0) {
-          this.logger.warn(`persisting ${entries.length} job events failed (${e instanceof Error ? e.message : String(e)}); retrying in ${wait} ms`);
+          this.logger.warn(
+            `persisting ${entries.length} job events failed (${e instanceof Error ? e.message : String(e)}); retrying in ${wait} ms`,
+          );
         }
         await new Promise((r) => setTimeout(r, wait));
       }

@@ -32,7 +32,12 @@ export class JobEventStreamService {
     @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
   ) {}
 
-  async *stream(organizationId: string, jobId: string, lastEventId: string | null, closed: () => boolean): AsyncGenerator<StreamedEvent> {
+  async *stream(
+    organizationId: string,
+    jobId: string,
+    lastEventId: string | null,
+    closed: () => boolean,
+  ): AsyncGenerator<StreamedEvent> {
     let last = lastEventId;
     for (;;) {
       const page = await this.uow.run((repos) => repos.events.list(organizationId, jobId, last, 500));

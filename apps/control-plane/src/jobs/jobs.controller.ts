@@ -14,7 +14,10 @@ class CreateJobDto extends createZodDto(createJobSchema) {}
 class ListJobsQueryDto extends createZodDto(listJobsQuerySchema) {}
 const streamIdSchema = z.string().regex(/^\d{1,20}-\d{1,20}$/, 'a stream id such as 1700000000000-0');
 class LogsQueryDto extends createZodDto(
-  z.strictObject({ after: streamIdSchema.optional(), limit: z.coerce.number().int().min(1).max(5000).default(1000) }),
+  z.strictObject({
+    after: streamIdSchema.optional(),
+    limit: z.coerce.number().int().min(1).max(5000).default(1000),
+  }),
 ) {}
 class EventsQueryDto extends createZodDto(z.strictObject({ after: streamIdSchema.optional() })) {}
 
@@ -30,8 +33,16 @@ export class JobsController {
 
   @Post()
   @RequireScopes('jobs:write')
-  @ApiOperation({ summary: 'Submit an execution job (201 created; 200 with the existing job for a repeated idempotency_key)' })
-  async create(@CurrentPrincipal() p: Principal, @Body() body: CreateJobDto, @ClientIp() ip: string | null, @Res({ passthrough: true }) res: Response) {
+  @ApiOperation({
+    summary:
+      'Submit an execution job (201 created; 200 with the existing job for a repeated idempotency_key)',
+  })
+  async create(
+    @CurrentPrincipal() p: Principal,
+    @Body() body: CreateJobDto,
+    @ClientIp() ip: string | null,
+    @Res({ passthrough: true }) res: Response,
+  ) {
     const r = await this.submit.execute(p, body, ip);
     res.status(r.created ? 201 : 200);
     return r.job;
@@ -52,7 +63,9 @@ export class JobsController {
   @Post(':id/cancel')
   @HttpCode(200)
   @RequireScopes('jobs:write')
-  @ApiOperation({ summary: 'Cancel: a queued job leaves its queue; a running container is stopped within seconds' })
+  @ApiOperation({
+    summary: 'Cancel: a queued job leaves its queue; a running container is stopped within seconds',
+  })
   cancel(@CurrentPrincipal() p: Principal, @Param() { id }: UuidParamDto, @ClientIp() ip: string | null) {
     return this.jobs.cancel(p, id, ip);
   }
@@ -65,7 +78,9 @@ export class JobsController {
 
   @Get(':id/events')
   @RequireScopes('jobs:read')
-  @ApiOperation({ summary: 'Server-sent events of the job; resumes after the Last-Event-ID header (or ?after=)' })
+  @ApiOperation({
+    summary: 'Server-sent events of the job; resumes after the Last-Event-ID header (or ?after=)',
+  })
   async stream(
     @CurrentPrincipal() p: Principal,
     @Param() { id }: UuidParamDto,
@@ -75,7 +90,8 @@ export class JobsController {
   ) {
     await this.jobs.get(p, id); // 404 before any byte of the stream
     const header = req.headers['last-event-id'];
-    const lastEventId = typeof header === 'string' && streamIdSchema.safeParse(header).success ? header : (q.after ?? null);
+    const lastEventId =
+      typeof header === 'string' && streamIdSchema.safeParse(header).success ? header : (q.after ?? null);
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -86,7 +102,12 @@ export class JobsController {
     req.on('close', () => (closed = true));
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
     try {
-      for await (const { id: eventId, event } of this.events.stream(p.organizationId, id, lastEventId, () => closed)) {
+      for await (const { id: eventId, event } of this.events.stream(
+        p.organizationId,
+        id,
+        lastEventId,
+        () => closed,
+      )) {
         if (closed) break;
         res.write(`id: ${eventId}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
       }

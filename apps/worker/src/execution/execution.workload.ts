@@ -98,7 +98,11 @@ export class ExecutionWorkload implements Workload {
   private async run(payload: ExecutionRunPayload, workerId: string, keys: RedisKeys): Promise<RunSummary> {
     const controller = new AbortController();
     this.active.set(payload.job_id, controller);
-    const log = this.d.logger.child({ job_id: payload.job_id, attempt: payload.attempt, organization_id: payload.organization_id });
+    const log = this.d.logger.child({
+      job_id: payload.job_id,
+      attempt: payload.attempt,
+      organization_id: payload.organization_id,
+    });
     try {
       // a cancel that came before this worker subscribed, or before the job started
       if (await this.d.redis.exists(keys.jobCancelFlag(payload.job_id))) controller.abort('cancel');
@@ -112,7 +116,10 @@ export class ExecutionWorkload implements Workload {
       });
       log.info('job started');
       const summary = await uc.execute(payload, controller.signal);
-      log.info({ status: summary.status, handed_back: summary.handedBack ?? false, target_id: summary.targetId }, 'job ended');
+      log.info(
+        { status: summary.status, handed_back: summary.handedBack ?? false, target_id: summary.targetId },
+        'job ended',
+      );
       return summary;
     } finally {
       this.active.delete(payload.job_id);

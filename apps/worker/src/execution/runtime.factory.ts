@@ -8,12 +8,24 @@ type Target = ExecutionRunPayload['targets'][number];
 /** The runtime adapter for a target, from its connection settings (the worker's env fills in defaults). */
 export function makeRuntime(t: Target, env: WorkerEnv): ContainerRuntime {
   if (!env.AGENTFLEET_WORKER_RUNTIMES.includes(t.type)) {
-    throw new Error(`this worker does not drive ${t.type} targets (AGENTFLEET_WORKER_RUNTIMES=${env.AGENTFLEET_WORKER_RUNTIMES.join(',')})`);
+    throw new Error(
+      `this worker does not drive ${t.type} targets (AGENTFLEET_WORKER_RUNTIMES=${env.AGENTFLEET_WORKER_RUNTIMES.join(',')})`,
+    );
   }
-  const c = t.connection as { socket_path?: string; host?: string; port?: number; namespace?: string; kubeconfig_path?: string };
+  const c = t.connection as {
+    socket_path?: string;
+    host?: string;
+    port?: number;
+    namespace?: string;
+    kubeconfig_path?: string;
+  };
   switch (t.type) {
     case 'docker':
-      return new DockerRuntime(c.host ? { host: c.host, port: c.port ?? 2375 } : { socketPath: c.socket_path ?? env.AGENTFLEET_DOCKER_SOCKET });
+      return new DockerRuntime(
+        c.host
+          ? { host: c.host, port: c.port ?? 2375 }
+          : { socketPath: c.socket_path ?? env.AGENTFLEET_DOCKER_SOCKET },
+      );
     case 'process':
     case 'kubernetes':
       throw new Error(`the ${t.type} runtime is not wired yet`);

@@ -1,0 +1,315 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
+import {
+  ATTEMPT_LABEL,
+  JOB_LABEL,
+  ORG_LABEL,
+  type RunIO,
+  type RunOutcome,
+  type RunSpec,
+} from '@agentfleet/execution';
+import {
+  FakeKubelet,
+  startTestKubernetesCluster,
+  waitFor,
+  type TestKubernetesCluster,
+} from '@agentfleet/testing';
+import { loadKubernetesClient } from './kubernetes-client.loader';
+import { jobName } from './kubernetes-job.manifest';
+import { KubernetesRuntime } from './kubernetes.runtime';
+
+// A real kube-apiserver, controller-manager (the Job controller) and scheduler; the fake kubelet runs
+// the pods as local processes in real memory cgroups. Commands use this Node binary, not an image.
+let cluster: TestKubernetesCluster;
+let kubelet: FakeKubelet;
+let runtime: KubernetesRuntime;
+let batch: BatchV1Api;
+let core: CoreV1Api;
+
+beforeAll(async () => {
+  cluster = await startTestKubernetesCluster();
+  kubelet = await FakeKubelet.start({ kubeConfig: cluster.kubeConfig });
+  const k8s = await loadKubernetesClient();
+  batch = cluster.kubeConfig.makeApiClient(k8s.BatchV1Api);
+  core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+  runtime = new KubernetesRuntime(cluster.kubeConfig, {
+    namespace: cluster.namespace,
+    imagePullPolicy: 'Never',
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await kubelet?.stop();
+  await cluster?.stop();
+}, 120_000);
+
+afterEach(() => {
+  expect(kubelet.errors).toEqual([]);
+});
+
+function runSpec(script: string, overrides: Partial<RunSpec> = {}): RunSpec {
+  return {
+    jobId: randomUUID(),
+    attempt: 1,
+    organizationId: randomUUID(),
+    image: 'agentfleet/agent-runtime:test',
+    command: [process.execPath, '-e', script],
+    env: {},
+    memoryLimitMb: 256,
+    cpu: 0.5,
+    pidsLimit: 64,
+    timeoutMs: 60_000,
+    network: false,
+    ...overrides,
+  };
+}
+
+function runIO() {
+  const abort = new AbortController();
+  const lines: string[] = [];
+  const started: string[] = [];
+  const io: RunIO = {
+    onStdout: (l) => lines.push(l),
+    onStderr: (l) => lines.push(`stderr:${l}`),
+    signal: abort.signal,
+    onStarted: (id) => started.push(id),
+  };
+  return { io, lines, started, abort };
+}
+
+async function jobGone(name: string): Promise<boolean> {
+  try {
+    await batch.readNamespacedJob({ name, namespace: cluster.namespace });
+    return false;
+  } catch (e) {
+    return (e as { code?: number }).code === 404;
+  }
+}
+
+const FOREVER = 'console.log("up"); setInterval(() => {}, 1000)';
+
+describe('KubernetesRuntime against a real control plane', () => {
+  it('answers ping', async () => {
+    await expect(runtime.ping()).resolves.toBeUndefined();
+  });
+
+  it('creates a Job with the limits, labels, security context, backoffLimit 0 and deadline', async () => {
+    const spec = runSpec(FOREVER, {
+      memoryLimitMb: 192,
+      cpu: 0.25,
+      timeoutMs: 42_500,
+      env: { AGENT_MODE: 'test' },
+    });
+    const { io, started, abort } = runIO();
+    const running = runtime.run(spec, io);
+    await waitFor(() => started.length > 0, { timeoutMs: 30_000, what: 'container running' });
+    const name = jobName(spec.jobId, spec.attempt);
+    const job = await batch.readNamespacedJob({ name, namespace: cluster.namespace });
+
+    expect(job.metadata?.labels).toMatchObject({
+      [JOB_LABEL]: spec.jobId,
+      [ATTEMPT_LABEL]: '1',
+      [ORG_LABEL]: spec.organizationId,
+    });
+    expect(job.spec?.backoffLimit).toBe(0);
+    expect(job.spec?.activeDeadlineSeconds).toBe(43);
+    const pod = job.spec?.template.spec;
+    expect(pod?.restartPolicy).toBe('Never');
+    expect(pod?.automountServiceAccountToken).toBe(false);
+    expect(pod?.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65534 });
+    const container = pod?.containers[0];
+    expect(container?.command).toEqual(spec.command);
+    expect(container?.imagePullPolicy).toBe('Never');
+    expect(container?.env).toEqual([{ name: 'AGENT_MODE', value: 'test' }]);
+    expect(container?.resources).toEqual({
+      limits: { memory: '192Mi', cpu: '250m' },
+      requests: { memory: '192Mi', cpu: '250m' },
+    });
+    expect(container?.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 65534,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container?.volumeMounts).toEqual([expect.objectContaining({ name: 'tmp', mountPath: '/tmp' })]);
+    expect(pod?.volumes).toEqual([expect.objectContaining({ name: 'tmp', emptyDir: {} })]);
+
+    // the fake kubelet put the container's process into a memory cgroup holding the pod's limit
+    const pods = await core.listNamespacedPod({
+      namespace: cluster.namespace,
+      labelSelector: `job-name=${name}`,
+    });
+    const podName = pods.items[0]?.metadata?.name ?? '';
+    const proc = kubelet.podProcess(cluster.namespace, podName);
+    expect(await readFile(join(proc?.cgroupDir ?? '', 'memory.limit_in_bytes'), 'utf8')).toBe(
+      `${192 * 1024 * 1024}\n`,
+    );
+    expect((await readFile(join(proc?.cgroupDir ?? '', 'cgroup.procs'), 'utf8')).trim()).toBe(
+      String(proc?.pid),
+    );
+
+    abort.abort();
+    await running;
+  });
+
+  it('runs to success and streams every log line in order', async () => {
+    const spec = runSpec(
+      'for (let i = 0; i < 500; i++) console.log(`line ${i}`); console.error("to stderr")',
+    );
+    const { io, lines, started } = runIO();
+    const outcome = await runtime.run(spec, io);
+
+    expect(outcome).toMatchObject({ exitCode: 0, oomKilled: false, timedOut: false, cancelled: false });
+    expect(outcome.containerId).toBe(`${cluster.namespace}/${jobName(spec.jobId, 1)}`);
+    expect(started).toEqual([outcome.containerId]);
+    // Kubernetes merges stdout and stderr into one log: stderr lines arrive through onStdout too
+    expect(lines.filter((l) => l.startsWith('line '))).toEqual(
+      Array.from({ length: 500 }, (_, i) => `line ${i}`),
+    );
+    expect(lines).toContain('to stderr');
+    expect(outcome.evidence['terminated']).toMatchObject({ exitCode: 0, reason: 'Completed' });
+    expect(outcome.finishedAt.getTime()).toBeGreaterThanOrEqual(outcome.startedAt.getTime());
+    await waitFor(() => jobGone(jobName(spec.jobId, 1)), { timeoutMs: 20_000, what: 'the Job deleted' });
+  });
+
+  it('resumes a broken log stream without losing or repeating a line', async () => {
+    const spec = runSpec(
+      'let i = 0; const t = setInterval(() => { console.log(`tick ${i++}`); if (i === 120) clearInterval(t); }, 15)',
+    );
+    const { io, lines } = runIO();
+    const running = runtime.run(spec, io);
+    await waitFor(() => lines.length >= 20, { timeoutMs: 30_000, what: 'first lines' });
+    kubelet.dropLogStreams();
+    await waitFor(() => lines.length >= 60, { timeoutMs: 30_000, what: 'more lines after a reconnect' });
+    kubelet.dropLogStreams();
+    const outcome = await running;
+
+    expect(outcome.exitCode).toBe(0);
+    expect(lines).toEqual(Array.from({ length: 120 }, (_, i) => `tick ${i}`));
+  });
+
+  it('reports the exit code of a failing container', async () => {
+    const { io, lines } = runIO();
+    const outcome = await runtime.run(runSpec('console.log("failing"); process.exit(3)'), io);
+
+    expect(outcome).toMatchObject({ exitCode: 3, oomKilled: false, timedOut: false, cancelled: false });
+    expect(outcome.evidence['terminated']).toMatchObject({ exitCode: 3, reason: 'Error' });
+    expect(outcome.evidence['job']).toMatchObject({
+      conditions: [expect.objectContaining({ type: 'Failed', reason: 'BackoffLimitExceeded' })],
+    });
+    expect(lines).toEqual(['failing']);
+  });
+
+  it('reports oomKilled when the container allocates past its memory limit (a real cgroup OOM kill)', async () => {
+    const grow =
+      'const held = []; for (;;) { held.push(Buffer.alloc(16 * 1024 * 1024, 1)); console.log(`held ${held.length * 16} MiB`); }';
+    const { io } = runIO();
+    const outcome = await runtime.run(runSpec(grow, { memoryLimitMb: 128 }), io);
+
+    expect(outcome).toMatchObject({ oomKilled: true, exitCode: 137, timedOut: false, cancelled: false });
+    expect(outcome.evidence['terminated']).toMatchObject({ reason: 'OOMKilled', exitCode: 137 });
+  });
+
+  it('reports timedOut when the Job controller ends the Job at its deadline (DeadlineExceeded)', async () => {
+    const spec = runSpec(FOREVER, { timeoutMs: 5_000 });
+    const { io, lines } = runIO();
+    const outcome = await runtime.run(spec, io);
+
+    expect(outcome).toMatchObject({ timedOut: true, oomKilled: false, cancelled: false });
+    expect(outcome.evidence['job']).toMatchObject({
+      conditions: [expect.objectContaining({ type: 'Failed', reason: 'DeadlineExceeded' })],
+    });
+    expect(outcome.evidence['localDeadline']).toBeUndefined();
+    expect(lines).toContain('up');
+    await waitFor(() => jobGone(jobName(spec.jobId, 1)), { timeoutMs: 20_000, what: 'the Job deleted' });
+  }, 90_000);
+
+  it('cancel deletes the Job, stops the container and reports cancelled', async () => {
+    const spec = runSpec(FOREVER);
+    const { io, started, abort } = runIO();
+    const running = runtime.run(spec, io);
+    await waitFor(() => started.length > 0, { timeoutMs: 30_000, what: 'container running' });
+    const name = jobName(spec.jobId, 1);
+    const pods = await core.listNamespacedPod({
+      namespace: cluster.namespace,
+      labelSelector: `job-name=${name}`,
+    });
+    const pid = kubelet.podProcess(cluster.namespace, pods.items[0]?.metadata?.name ?? '')?.pid ?? 0;
+    expect(pid).toBeGreaterThan(0);
+
+    abort.abort();
+    const outcome = await running;
+
+    expect(outcome).toMatchObject({ cancelled: true, timedOut: false, oomKilled: false });
+    await waitFor(() => jobGone(name), { timeoutMs: 20_000, what: 'the Job deleted' });
+    await waitFor(
+      () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      { timeoutMs: 20_000, what: 'the container process gone' },
+    );
+  });
+
+  it('removeOrphans deletes the Jobs labelled with the job id (an older attempt still running) and leaves others', async () => {
+    const orphan = runSpec(FOREVER);
+    const other = runSpec(FOREVER);
+    const a = runIO();
+    const b = runIO();
+    const orphanRun = runtime.run(orphan, a.io);
+    const otherRun = runtime.run(other, b.io);
+    await waitFor(() => a.started.length > 0 && b.started.length > 0, {
+      timeoutMs: 30_000,
+      what: 'both running',
+    });
+
+    // what the next attempt's worker does first (fencing)
+    await expect(runtime.removeOrphans(orphan.jobId)).resolves.toBe(1);
+
+    const fenced: RunOutcome = await orphanRun;
+    expect(fenced.cancelled).toBe(false);
+    expect(fenced.evidence['jobDeleted']).toBeDefined();
+    await waitFor(
+      async () =>
+        (
+          await core.listNamespacedPod({
+            namespace: cluster.namespace,
+            labelSelector: `${JOB_LABEL}=${orphan.jobId}`,
+          })
+        ).items.length === 0,
+      { timeoutMs: 20_000, what: "the orphan's pods gone" },
+    );
+    const remaining = await batch.listNamespacedJob({
+      namespace: cluster.namespace,
+      labelSelector: `${JOB_LABEL}=${other.jobId}`,
+    });
+    expect(remaining.items.map((j) => j.metadata?.name)).toEqual([jobName(other.jobId, 1)]);
+    await expect(runtime.removeOrphans(orphan.jobId)).resolves.toBe(0);
+
+    b.abort.abort();
+    await otherRun;
+  });
+
+  it('rejects run() and ping() when the API server is unreachable', async () => {
+    const kubeconfig = [
+      'apiVersion: v1',
+      'kind: Config',
+      // a port nothing listens on
+      'clusters: [{name: gone, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]',
+      'users: [{name: u, user: {token: t}}]',
+      'contexts: [{name: c, context: {cluster: gone, user: u}}]',
+      'current-context: c',
+    ].join('\n');
+    const unreachable = new KubernetesRuntime({ kubeconfig }, { namespace: cluster.namespace });
+    await expect(unreachable.ping()).rejects.toThrow();
+    await expect(unreachable.run(runSpec('1'), runIO().io)).rejects.toThrow();
+  });
+});
