@@ -6,6 +6,8 @@ const IMAGE = 'agentfleet/agent-runtime:dev';
 
 interface Job {
   id: string;
+  memory_limit_mb: number;
+  retries: { max: number; used: number };
   status: string;
   attempt: number;
   exit_code: number | null;
@@ -163,6 +165,34 @@ describe('execution jobs end to end on Docker', () => {
     expect(((await cp.as(cp.adminKey).get('/api/v1/jobs').expect(200)).body as { total: number }).total).toBe(
       before,
     );
+  });
+
+  it('retries an OOM once with double the memory when the job opts in', async () => {
+    // needs ~100 MiB: dies at 64, fits in 128
+    const script = "const a = []; for (let i = 0; i < 12; i++) a.push(Buffer.alloc(8 * 1024 * 1024, 1)); console.log(JSON.stringify({v:1,type:'result',output:a.length}))";
+    const job = await submit({ memory_limit_mb: 64, oom_retry: { enabled: true, max_memory_mb: 256 }, command: ['node', '-e', script] });
+    const done = await until(job.id, ['completed', 'failed', 'oom', 'timed_out']);
+    expect(done).toMatchObject({ status: 'completed', attempt: 2, memory_limit_mb: 128, result: 12 });
+    expect((done as Job & { last_failure_reason: string }).last_failure_reason).toContain('oom at 64');
+  });
+
+  it('retries a failing job up to its maximum, then fails it', async () => {
+    const job = await submit({ retries: { max: 1, backoff_ms: 100 }, command: ['node', '-e', 'process.exit(2)'] });
+    const done = await until(job.id, ['completed', 'failed', 'oom', 'timed_out']);
+    expect(done).toMatchObject({ status: 'failed', attempt: 2, exit_code: 2, retries: { max: 1, used: 1 } });
+  });
+
+  it('cancels a queued job at once and removes it from its queue', async () => {
+    await cp.as(cp.adminKey).post('/api/v1/admin/queues/default/pause').expect(200);
+    try {
+      const job = await submit({ command: ['node', '-e', "console.log('must not run')"] });
+      const res = await cp.as(cp.adminKey).post(`/api/v1/jobs/${job.id}/cancel`).expect(200);
+      expect(res.body.status).toBe('cancelled');
+      const q = (await cp.as(cp.adminKey).get('/api/v1/admin/queues').expect(200)).body as { items: { counts: Record<string, number> }[] };
+      expect((q.items[0]!.counts['waiting'] ?? 0) + (q.items[0]!.counts['prioritized'] ?? 0)).toBe(0);
+    } finally {
+      await cp.as(cp.adminKey).post('/api/v1/admin/queues/default/resume').expect(200);
+    }
   });
 
   it('returns the same job for the same idempotency key', async () => {

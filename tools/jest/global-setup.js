@@ -1,4 +1,5 @@
-// Builds dist/ (e2e tests run the real processes) and the migrated template database once per run.
+// Builds dist/ (e2e tests run the real processes), the migrated template database and the agent-runtime
+// image once per run.
 const { execFileSync } = require('node:child_process');
 const path = require('node:path');
 
@@ -12,6 +13,8 @@ module.exports = async function globalSetup() {
       stdio: 'inherit',
     },
   );
-  const { ensureTemplateDatabase } = require(path.join(root, 'dist/libs/testing/src'));
+  const { ensureTemplateDatabase, dockerAvailable, ensureRuntimeImage } = require(path.join(root, 'dist/libs/testing/src'));
   await ensureTemplateDatabase();
+  // the execution tests run the agent-runtime image: rebuilt when the code in it changed (content-hashed)
+  if (await dockerAvailable()) await ensureRuntimeImage();
 };

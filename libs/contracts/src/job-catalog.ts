@@ -51,3 +51,19 @@ export const JOB_CATALOG = {
   },
 } as const;
 export type JobName = keyof typeof JOB_CATALOG;
+
+/**
+ * The worker's handlers, checked against the catalog at start: a job with no handler, or with two, or a
+ * handler for a job the catalog does not know, stops the worker before it takes anything.
+ */
+export function handlerRegistry<H>(entries: readonly (readonly [string, H])[]): Map<JobName, H> {
+  const out = new Map<JobName, H>();
+  for (const [name, handler] of entries) {
+    if (!(name in JOB_CATALOG)) throw new Error(`handler for unknown job "${name}"`);
+    if (out.has(name as JobName)) throw new Error(`job "${name}" has two handlers`);
+    out.set(name as JobName, handler);
+  }
+  const missing = Object.keys(JOB_CATALOG).filter((n) => !out.has(n as JobName));
+  if (missing.length) throw new Error(`no handler for job${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+  return out;
+}

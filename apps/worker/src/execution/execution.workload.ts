@@ -1,4 +1,4 @@
-import type { ExecutionRunPayload, WorkerRegisterResponse } from '@agentfleet/contracts';
+import { type ExecutionRunPayload, type WorkerRegisterResponse, handlerRegistry } from '@agentfleet/contracts';
 import {
   type CircuitBreakers,
   type ContainerRuntime,
@@ -40,6 +40,11 @@ export class ExecutionWorkload implements Workload {
   private paused = true;
   private subscribed = false;
 
+  /** Every job of the catalog has exactly one handler here, or the worker does not start. */
+  private readonly handlers = handlerRegistry([
+    ['execution.run', (payload: ExecutionRunPayload, workerId: string, keys: RedisKeys) => this.run(payload, workerId, keys)],
+  ]);
+
   constructor(private readonly d: ExecutionWorkloadDeps) {}
 
   running(): string[] {
@@ -72,7 +77,7 @@ export class ExecutionWorkload implements Workload {
           lockDurationMs: this.d.lockDurationMs,
           stalledIntervalMs: Math.max(5000, Math.floor(this.d.lockDurationMs / 2)),
         },
-        (payload) => this.run(payload, s.worker_id, new RedisKeys(s.redis_key_prefix)),
+        (payload) => this.handlers.get('execution.run')!(payload, s.worker_id, new RedisKeys(s.redis_key_prefix)),
       );
       this.consumer.start();
       this.d.logger.info({ pools: s.pools, concurrency: s.concurrency }, 'consuming execution queues');
