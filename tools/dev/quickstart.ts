@@ -15,6 +15,7 @@ import {
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { request as httpRequest } from 'node:http';
 import { Client } from 'pg';
 
 const ROOT = join(__dirname, '../../..');
@@ -104,6 +105,36 @@ async function api<T>(
   return { status: res.status, body: (await res.json()) as T };
 }
 
+let dockerUp = false;
+
+async function ensureTarget(adminKey: string, body: Record<string, unknown>) {
+  const r = await api(adminKey, 'POST', '/api/v1/execution-targets', body);
+  if (r.status !== 201 && r.status !== 409) throw new Error(`creating target ${String(body['name'])}: ${r.status}`);
+}
+
+/** Docker is optional for the quick start: when its socket answers, the agent-runtime image is built. */
+async function prepareDocker(): Promise<boolean> {
+  const up = await new Promise<boolean>((resolve) => {
+    const req = httpRequest({ socketPath: '/var/run/docker.sock', path: '/_ping', timeout: 2000 }, (res) => resolve(res.statusCode === 200));
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.end();
+  });
+  if (!up) {
+    log('Docker is not running: jobs run as local processes (pool "default")');
+    return false;
+  }
+  log('building the agent-runtime image (cached when unchanged)');
+  await new Promise<void>((resolve, reject) => {
+    const b = spawn(process.execPath, [join(ROOT, 'dist/tools/runtime-image/build.js')], { stdio: 'inherit' });
+    b.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`runtime image build exited ${code}`))));
+  });
+  return true;
+}
+
 async function seedDemo(adminKey: string, state: State): Promise<State> {
   for (const u of [
     { email: 'alice@example.com', name: 'Alice Admin', roles: ['admin'] },
@@ -113,6 +144,11 @@ async function seedDemo(adminKey: string, state: State): Promise<State> {
     const r = await api(adminKey, 'POST', '/api/v1/users', u);
     if (r.status !== 201 && r.status !== 409) throw new Error(`seeding user ${u.email}: ${r.status}`);
   }
+  // where jobs run: local processes everywhere, and Docker when an engine answers (its image built locally)
+  await ensureTarget(adminKey, { name: 'local-processes', type: 'process', worker_pool: 'default' });
+  if (dockerUp) {
+    await ensureTarget(adminKey, { name: 'local-docker', type: 'docker', worker_pool: 'docker', allowed_images: ['agentfleet/*'] });
+  }
   if (state.workerTokenId) {
     const t = await api<{ state: string }>(adminKey, 'GET', `/api/v1/worker-tokens/${state.workerTokenId}`);
     if (t.status === 200 && t.body.state === 'active' && state.workerToken) return state;
@@ -121,7 +157,7 @@ async function seedDemo(adminKey: string, state: State): Promise<State> {
     name: 'quickstart worker',
     labels: { env: 'demo' },
     capabilities: ['execute', 'ingest', 'supervise'],
-    pools: ['default'],
+    pools: ['default', 'docker'],
     max_concurrent_tasks: 4,
   });
   if (created.status !== 201) throw new Error(`creating the demo worker token: ${created.status}`);
@@ -194,6 +230,7 @@ async function main() {
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
   await ensureDatabase();
+  dockerUp = await prepareDocker();
   let state = readState();
   const adminKey = await prepareDatabase(state);
   state = { ...state, adminKey };
@@ -215,6 +252,7 @@ async function main() {
     AGENTFLEET_CONTROL_PLANE_URL: baseUrl,
     AGENTFLEET_WORKER_INSTANCE_ID: 'quickstart-worker-1',
     AGENTFLEET_WORKER_LABELS: 'zone=local',
+    AGENTFLEET_WORKER_RUNTIMES: dockerUp ? 'process,docker' : 'process',
   });
   const worker = await waitFor('the worker to be online', async () => {
     const r = await api<{ items: { id: string; instance_id: string; status: string; live: unknown }[] }>(
@@ -239,6 +277,9 @@ async function main() {
       ' Try:',
       `   export AF_KEY=${adminKey}`,
       `   curl -s -H "Authorization: Bearer $AF_KEY" ${baseUrl}/api/v1/admin/workers`,
+      `   curl -s -H "Authorization: Bearer $AF_KEY" -H 'content-type: application/json' ${baseUrl}/api/v1/jobs \\`,
+      `     -d '{"command":["node","-e","console.log(JSON.stringify({v:1,type:\\"result\\",output:42}))"]}'`,
+      `   curl -sN -H "Authorization: Bearer $AF_KEY" ${baseUrl}/api/v1/jobs/<id>/events`,
       ' Ctrl-C stops the worker and the control plane.',
       '──────────────────────────────────────────────────────────────────────',
       '',

@@ -1,6 +1,6 @@
 import type { ExecutionRunPayload } from '@agentfleet/contracts';
 import type { ContainerRuntime } from '@agentfleet/execution';
-import { DockerRuntime } from '@agentfleet/infra-runtime';
+import { DockerRuntime, KubernetesRuntime, ProcessRuntime } from '@agentfleet/infra-runtime';
 import type { WorkerEnv } from '../env';
 
 type Target = ExecutionRunPayload['targets'][number];
@@ -12,22 +12,15 @@ export function makeRuntime(t: Target, env: WorkerEnv): ContainerRuntime {
       `this worker does not drive ${t.type} targets (AGENTFLEET_WORKER_RUNTIMES=${env.AGENTFLEET_WORKER_RUNTIMES.join(',')})`,
     );
   }
-  const c = t.connection as {
-    socket_path?: string;
-    host?: string;
-    port?: number;
-    namespace?: string;
-    kubeconfig_path?: string;
-  };
+  const c = t.connection as { socket_path?: string; host?: string; port?: number; namespace?: string; kubeconfig_path?: string };
   switch (t.type) {
     case 'docker':
-      return new DockerRuntime(
-        c.host
-          ? { host: c.host, port: c.port ?? 2375 }
-          : { socketPath: c.socket_path ?? env.AGENTFLEET_DOCKER_SOCKET },
-      );
+      return new DockerRuntime(c.host ? { host: c.host, port: c.port ?? 2375 } : { socketPath: c.socket_path ?? env.AGENTFLEET_DOCKER_SOCKET });
     case 'process':
-    case 'kubernetes':
-      throw new Error(`the ${t.type} runtime is not wired yet`);
+      return new ProcessRuntime();
+    case 'kubernetes': {
+      const kubeconfigPath = c.kubeconfig_path ?? env.AGENTFLEET_KUBECONFIG;
+      return new KubernetesRuntime(kubeconfigPath ? { kubeconfigPath } : { inCluster: true }, { namespace: c.namespace ?? 'agentfleet-jobs' });
+    }
   }
 }
