@@ -1,8 +1,13 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { type RuntimeEvent, runtimeEventSchema } from '@agentfleet/contracts';
-import { type FakeLlmProvider, type FakeLlmWireFormat, startFakeLlmProvider } from '@agentfleet/testing';
+import {
+  type FakeLlmProvider,
+  type FakeLlmWireFormat,
+  startFakeLlmProvider,
+  waitFor,
+} from '@agentfleet/testing';
 
 const MAIN = join(__dirname, '../../../dist/apps/agent-runtime/src/main.js');
 const API_KEY = 'sk-test-Xq7vR2mN9pL4kJ8hG3fD6sA1';
@@ -15,9 +20,14 @@ interface Run {
 }
 
 /** The built program, as the runtime starts it: only the variables given (no inherited environment). */
-function runAgentRuntime(env: Record<string, string>, args: string[] = []): Promise<Run> {
+function runAgentRuntime(
+  env: Record<string, string>,
+  args: string[] = [],
+  whileRunning?: (child: ChildProcess) => void,
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    whileRunning?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -207,6 +217,34 @@ describe('agent-runtime (the real program against local provider servers)', () =
     expect(run.code).not.toBe(0);
     expect(errorLogs(run).at(-1)).toMatchObject({ message: expect.stringContaining('openai unreachable') });
     expect(run.stdout + run.stderr).not.toContain(API_KEY);
+  });
+
+  it('gives up on a provider that does not answer within AGENTFLEET_ENGINE_TIMEOUT_MS, without retrying', async () => {
+    fake = await startFakeLlmProvider({ format: 'openai', apiKey: API_KEY, replies: [{ kind: 'hang' }] });
+    const run = await runAgentRuntime(
+      engineEnv('openai', fake.baseUrl, { AGENTFLEET_ENGINE_TIMEOUT_MS: '300' }),
+    );
+
+    expect(run.code).toBe(1);
+    expect(fake.requests).toHaveLength(1);
+    expect(errorLogs(run).at(-1)).toMatchObject({ message: 'openai request timed out' });
+  });
+
+  it('on SIGTERM (timeout or cancel of the job) stops waiting, prints why and exits 143', async () => {
+    const provider = await startFakeLlmProvider({
+      format: 'anthropic',
+      apiKey: API_KEY,
+      replies: [{ kind: 'hang' }],
+    });
+    fake = provider;
+    const run = await runAgentRuntime(engineEnv('anthropic', provider.baseUrl), [], (child) => {
+      void waitFor(() => provider.requests.length === 1, { what: 'the request' }).then(() =>
+        child.kill('SIGTERM'),
+      );
+    });
+
+    expect(run.code).toBe(143);
+    expect(errorLogs(run).at(-1)).toMatchObject({ message: expect.stringContaining('SIGTERM') });
   });
 
   it('--noop prints nothing and exits 0', async () => {

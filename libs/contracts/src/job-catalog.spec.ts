@@ -7,8 +7,18 @@ describe('job catalog', () => {
 
   it('refuses a job with no handler, with two, and a handler for an unknown job', () => {
     expect(() => handlerRegistry([])).toThrow('no handler for job execution.run');
-    expect(() => handlerRegistry([['execution.run', 1], ['execution.run', 2]])).toThrow('two handlers');
-    expect(() => handlerRegistry([['execution.run', 1], ['nope', 2]])).toThrow('unknown job "nope"');
+    expect(() =>
+      handlerRegistry([
+        ['execution.run', 1],
+        ['execution.run', 2],
+      ]),
+    ).toThrow('two handlers');
+    expect(() =>
+      handlerRegistry([
+        ['execution.run', 1],
+        ['nope', 2],
+      ]),
+    ).toThrow('unknown job "nope"');
   });
 
   it('routes execution jobs to a queue per pool whose name BullMQ accepts', () => {

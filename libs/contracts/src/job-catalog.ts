@@ -64,6 +64,7 @@ export function handlerRegistry<H>(entries: readonly (readonly [string, H])[]): 
     out.set(name as JobName, handler);
   }
   const missing = Object.keys(JOB_CATALOG).filter((n) => !out.has(n as JobName));
-  if (missing.length) throw new Error(`no handler for job${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+  if (missing.length)
+    throw new Error(`no handler for job${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
   return out;
 }

@@ -31,16 +31,16 @@ export const runtimeEventSchema = z.discriminatedUnion('type', [
 ]);
 export type RuntimeEvent = z.infer<typeof runtimeEventSchema>;
 
-/** Parses one stdout line: a valid event, or a log line carrying the raw text. */
+/** Parses one stdout line: a valid event, or a log line carrying the raw text (cut to the log limit). */
 export function parseRuntimeLine(line: string): RuntimeEvent {
-  const text = line.length > 16_000 ? line.slice(0, 16_000) : line;
-  if (text.startsWith('{')) {
+  // parsed before any cut: a large result is a valid event, not a truncated log line
+  if (line.startsWith('{')) {
     try {
-      const parsed = runtimeEventSchema.safeParse(JSON.parse(text));
+      const parsed = runtimeEventSchema.safeParse(JSON.parse(line));
       if (parsed.success) return parsed.data;
     } catch {
       // not JSON: a plain log line
     }
   }
-  return { v: 1, type: 'log', level: 'info', message: text };
+  return { v: 1, type: 'log', level: 'info', message: line.length > 16_000 ? line.slice(0, 16_000) : line };
 }

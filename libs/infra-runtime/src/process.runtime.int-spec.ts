@@ -149,7 +149,8 @@ describe('ProcessRuntime (real processes, real cgroups)', () => {
 
   it('without cgroups, caps the address space with prlimit and reads an allocation failure as OOM (best effort)', async () => {
     // Node reserves ~1.2 GB of address space just to start: the rlimit has to leave room for that
-    const rlimit = new ProcessRuntime({ memoryCap: 'rlimit' });
+    // auto-selection on a host whose cgroup hierarchies are missing (or read-only, as in most containers)
+    const rlimit = new ProcessRuntime({ cgroupRoot: '/nonexistent/cgroup' });
     const grow = 'const keep = []; for (;;) keep.push(Buffer.alloc(256 << 20, 1));';
     const r = record();
     const outcome = await rlimit.run(spec([NODE, '-e', grow], { memoryLimitMb: 1536 }), r.io);

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { constants as os, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,8 +68,14 @@ interface Attempt {
  * container engine does. `image` is only recorded in the evidence. Not enforced: cpu, pidsLimit, network
  * and filesystem isolation; use the Docker or Kubernetes runtime where those matter.
  *
- * Cost per attempt beyond the job's own start: one temp dir, one /bin/sh exec and a handful of cgroup
- * file writes — small next to a Node start, so thousands of `--noop` jobs measure the fleet, not this.
+ * The cgroup race (a child allocating before its pid is in the cgroup) is closed by a gate: the spawned
+ * process is a /bin/sh that waits on fd 3, the pid goes into cgroup.procs, and only then does the gate get
+ * its go-ahead and exec the command in place (see GATE in cgroup-memory-cap.ts).
+ *
+ * Cost per attempt beyond the job's own start: one temp dir, one /bin/sh exec (the gate) and a handful
+ * of cgroup file writes, well under a millisecond of CPU. Moving the gate into its v1 cgroup also waits
+ * for an RCU grace period in the kernel (about 10 ms here, idle time, not CPU), which concurrent
+ * attempts overlap; `memoryCap: 'none'` skips it where no cap is wanted.
  */
 export class ProcessRuntime implements ContainerRuntime {
   readonly kind = 'process' as const;
@@ -115,6 +121,7 @@ export class ProcessRuntime implements ContainerRuntime {
     const startedAt = new Date(requestedAt);
     if (!spec.command.length) throw new Error('ProcessRuntime: spec.command is empty');
     if (io.signal.aborted) return notStarted(spec, startedAt, { cancelled: true });
+    if (isNoop(spec.command)) return noop(spec, io, requestedAt, startedAt);
 
     const groupName = `${safeName(spec.jobId)}-${spec.attempt}`;
     let fenced = false;
@@ -169,10 +176,6 @@ export class ProcessRuntime implements ContainerRuntime {
       // its own process group: timeout, cancel and the end of the job signal the whole tree
       detached: true,
     });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
-    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
     const spawnError = await new Promise<Error | undefined>((resolve) => {
       child.once('spawn', () => resolve(undefined));
       child.once('error', resolve);
@@ -189,7 +192,33 @@ export class ProcessRuntime implements ContainerRuntime {
       };
     }
     const pid = child.pid;
+    try {
+      return await this.follow(spec, io, cap, child, pid, requestedAt, startedAt, base, fencing);
+    } catch (e) {
+      // a throwing callback must not leave the job running unsupervised
+      signalGroup(pid, 'SIGKILL');
+      throw e;
+    }
+  }
 
+  /** From a live pid to the outcome: go-ahead, output, deadline, cancel, fencing, the end of the tree. */
+  private async follow(
+    spec: RunSpec,
+    io: RunIO,
+    cap: AttemptMemoryCap,
+    child: ChildProcess,
+    pid: number,
+    requestedAt: number,
+    startedAt: Date,
+    base: Record<string, unknown>,
+    fencing: { isFenced(): boolean; onStopper(stop: (reason: StopReason) => void): void },
+  ): Promise<RunOutcome> {
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null)
+        resolve({ code: child.exitCode, signal: child.signalCode });
+      else child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
     // wired before the go-ahead: the first line may come right after it
     const stdout = new LineSplitter((l) => io.onStdout(l));
     const stderr = new LineSplitter((l) => {
@@ -319,6 +348,35 @@ export class ProcessRuntime implements ContainerRuntime {
     set?.delete(a);
     if (set?.size === 0) this.running.delete(a.jobId);
   }
+}
+
+/**
+ * The no-op command: exactly `["agentfleet:noop"]` starts and completes (exit 0, no output) without
+ * spawning anything. It exists so the execution benchmark measures the fleet's path (API, PostgreSQL,
+ * queue, worker, stream) rather than process creation, which alone would cap it at a few hundred jobs/s.
+ * Only that exact one-element argv is taken: a real program of that name would still run when given by its path.
+ */
+export const NOOP_COMMAND = 'agentfleet:noop';
+
+function isNoop(command: readonly string[]): boolean {
+  return command.length === 1 && command[0] === NOOP_COMMAND;
+}
+
+function noop(spec: RunSpec, io: RunIO, requestedAt: number, startedAt: Date): RunOutcome {
+  const containerId = `${hostname()}:noop`;
+  io.onStarted?.(containerId);
+  return {
+    containerId,
+    exitCode: 0,
+    oomKilled: false,
+    timedOut: false,
+    cancelled: false,
+    evidence: { runtime: 'process', image: spec.image, noop: true },
+    peakMemoryMb: null,
+    startLatencyMs: Date.now() - requestedAt,
+    startedAt,
+    finishedAt: new Date(),
+  };
 }
 
 /** Signals the job's process group (the main process leads it); it may be gone already. */
