@@ -136,8 +136,9 @@ export class KubernetesLogFollower {
           },
         );
         if (this.stopped) this.current.abort();
-        await ended;
+        // connected: an earlier failure was recovered from; a failure of this stream sets it again
         this.lastError = undefined;
+        await ended;
       } catch (e) {
         // e.g. 400 "waiting to start" right after the status flipped, or the API server restarting
         this.lastError = e instanceof Error ? e.message : String(e);
@@ -145,8 +146,8 @@ export class KubernetesLogFollower {
         continue;
       }
       if (this.options.isTerminated()) return;
-      // the stream ended while the container may still run: resume, unless it terminates meanwhile
-      await Promise.race([delay(250), ended]);
+      // the stream ended while the container may still run: resume shortly (the status may just lag)
+      await delay(250);
     }
   }
 }

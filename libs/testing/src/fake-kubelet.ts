@@ -36,6 +36,8 @@ interface PodProcess {
   exited: Promise<void>;
   hasExited: boolean;
   deleting: boolean;
+  /** Status patches in the order issued: a fast exit's Terminated must not be overwritten by Running. */
+  statusChain: Promise<void>;
 }
 
 const run = promisify(execFile);
@@ -340,6 +342,7 @@ export class FakeKubelet {
       exited: new Promise((r) => (markExited = r)),
       hasExited: false,
       deleting: false,
+      statusChain: Promise.resolve(),
     };
     this.pods.set(uid, p);
     // what a kubelet reports while it pulls the image and creates the container
@@ -392,9 +395,16 @@ export class FakeKubelet {
       await this.reportTerminated(p, 128, 'ContainerCannotRun');
       return;
     }
-    await writeFile(join(p.cgroupDir, 'cgroup.procs'), String(child.pid));
-    // deleted while starting: the closed gate makes the shell exit without running the command
-    child.stdin?.end(p.deleting ? '' : '\n');
+    // later errors (a failed kill, a write to a dead stdin) are not crashes of the test process
+    child.on('error', (e) => this.errors.push(`process of ${name}: ${e.message}`));
+    child.stdin?.on('error', () => undefined);
+    try {
+      await writeFile(join(p.cgroupDir, 'cgroup.procs'), String(child.pid));
+    } catch (e) {
+      // never open the gate outside the cgroup: the command would run without its memory limit
+      child.stdin?.end();
+      throw e;
+    }
 
     for (const stream of [child.stdout, child.stderr]) {
       let partial = '';
@@ -417,7 +427,7 @@ export class FakeKubelet {
       void this.onExit(p, code, signal).finally(markExited);
     });
 
-    await this.patchStatus(p, {
+    const running = this.patchStatus(p, {
       phase: 'Running',
       hostIP: '127.0.0.1',
       podIP: '127.0.0.1',
@@ -432,6 +442,9 @@ export class FakeKubelet {
         },
       ],
     });
+    // deleted while starting: the closed gate makes the shell exit without running the command
+    child.stdin?.end(p.deleting ? '' : '\n');
+    await running;
   }
 
   private append(p: PodProcess, text: string, newline: boolean): void {
@@ -512,16 +525,19 @@ export class FakeKubelet {
     });
   }
 
-  private async patchStatus(p: PodProcess, status: Record<string, unknown>): Promise<void> {
-    try {
-      await this.core.patchNamespacedPodStatus(
-        { name: p.name, namespace: p.namespace, body: { status } },
-        this.mergePatch,
-      );
-    } catch (e) {
-      // a pod deleted meanwhile has no status left to report
-      if ((e as { code?: number }).code !== 404) this.errors.push(`status of ${p.name}: ${String(e)}`);
-    }
+  private patchStatus(p: PodProcess, status: Record<string, unknown>): Promise<void> {
+    p.statusChain = p.statusChain.then(async () => {
+      try {
+        await this.core.patchNamespacedPodStatus(
+          { name: p.name, namespace: p.namespace, body: { status } },
+          this.mergePatch,
+        );
+      } catch (e) {
+        // a pod deleted meanwhile has no status left to report
+        if ((e as { code?: number }).code !== 404) this.errors.push(`status of ${p.name}: ${String(e)}`);
+      }
+    });
+    return p.statusChain;
   }
 
   /** SIGTERM to the process group, SIGKILL after the grace period (capped: tests do not wait 30 s). */
