@@ -5,7 +5,7 @@
  */
 import 'reflect-metadata';
 import { BootstrapInstanceUseCase } from '@agentfleet/access';
-import { NodeCredentialHasher } from '@agentfleet/infra-crypto';
+import { NodeCredentialHasher, generateSecretKey } from '@agentfleet/infra-crypto';
 import {
   TypeormUnitOfWork,
   accessRepositories,
@@ -27,6 +27,8 @@ const port = Number(process.env['AGENTFLEET_PORT'] ?? 8080);
 const baseUrl = `http://127.0.0.1:${port}`;
 
 interface State {
+  /** AES-256-GCM key for secrets at rest (engine API keys), made once for this machine. */
+  secretKeys?: string;
   adminKey?: string;
   workerToken?: string;
   workerTokenId?: string;
@@ -232,6 +234,7 @@ async function main() {
   await ensureDatabase();
   dockerUp = await prepareDocker();
   let state = readState();
+  state.secretKeys ??= process.env['AGENTFLEET_SECRET_KEYS'] ?? generateSecretKey('quickstart');
   const adminKey = await prepareDatabase(state);
   state = { ...state, adminKey };
   writeState(state);
@@ -240,6 +243,7 @@ async function main() {
     AGENTFLEET_DATABASE_URL: databaseUrl,
     AGENTFLEET_PORT: String(port),
     AGENTFLEET_BOOTSTRAP_ON_START: 'false',
+    AGENTFLEET_SECRET_KEYS: state.secretKeys ?? '',
   });
   await waitFor('the control plane to be ready', async () =>
     (await fetch(`${baseUrl}/readyz`)).ok ? true : undefined,

@@ -24,6 +24,7 @@ import { ExecutionTargetsController } from './execution-targets/execution-target
 import { JobEventConsumerService } from './jobs/job-event-consumer.service';
 import { JobEventStreamService } from './jobs/job-event-stream.service';
 import { JobsController } from './jobs/jobs.controller';
+import { ExecutionEnginesController, WorkerEnginesController } from './execution-engines/execution-engines.controller';
 
 @Module({})
 export class AppModule {
@@ -75,6 +76,8 @@ export class AppModule {
         JobsController,
         ExecutionTargetsController,
         AdminExecutionController,
+        ExecutionEnginesController,
+        WorkerEnginesController,
       ],
       providers: [
         ...USE_CASE_PROVIDERS,

@@ -28,6 +28,11 @@ export const controlPlaneEnvSchema = z
       .regex(/^\d+(b|kb|mb)$/, 'a size such as 256kb or 1mb')
       .default('256kb'),
     AGENTFLEET_TRUST_PROXY: bool.default(false),
+    AGENTFLEET_SECRET_KEYS: z
+      .string()
+      .regex(/^([A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=]{40,48})(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=]{40,48})*$/, 'id:base64-key pairs separated by commas')
+      .optional()
+      .describe('AES-256-GCM keys for secrets at rest; the first seals, all open'),
     AGENTFLEET_LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),

@@ -7,7 +7,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { systemClock } from '@agentfleet/domain';
-import { NodeCredentialHasher } from '@agentfleet/infra-crypto';
+import { AesGcmSecretBox, NodeCredentialHasher } from '@agentfleet/infra-crypto';
 import {
   TypeormAuditLogRepository,
   TypeormUnitOfWork,
@@ -44,6 +44,7 @@ import {
   RATE_LIMITER,
   REDIS,
   REDIS_KEYS,
+  SECRET_BOX,
 } from './tokens';
 
 /** The adapters behind every port, wired once. Connections close on shutdown. */
@@ -94,6 +95,7 @@ export class InfrastructureModule implements OnApplicationShutdown {
       { provide: REDIS_KEYS, useValue: new RedisKeys(env.AGENTFLEET_REDIS_PREFIX) },
       { provide: CREDENTIAL_HASHER, useValue: new NodeCredentialHasher() },
       { provide: CLOCK, useValue: systemClock },
+      { provide: SECRET_BOX, useValue: new AesGcmSecretBox(env.AGENTFLEET_SECRET_KEYS) },
       {
         provide: ACCESS_UOW,
         inject: [DATA_SOURCE],

@@ -10,7 +10,7 @@ import {
   type RateLimiter,
   ReadAuditLogUseCase,
 } from '@agentfleet/access';
-import type { Clock, CredentialHasher, UnitOfWork } from '@agentfleet/domain';
+import type { Clock, CredentialHasher, SecretBox, UnitOfWork } from '@agentfleet/domain';
 import {
   AuthenticateWorkerTokenUseCase,
   DeregisterWorkerUseCase,
@@ -29,6 +29,7 @@ import {
   HandBackJobsUseCase,
   type JobQueue,
   type JobSignals,
+  ManageEnginesUseCase,
   ManageJobsUseCase,
   ManageTargetsUseCase,
   PersistJobEventsUseCase,
@@ -48,6 +49,7 @@ import {
   JOB_QUEUE,
   JOB_SIGNALS,
   RATE_LIMITER,
+  SECRET_BOX,
 } from './tokens';
 
 /** Every port, typed, in one place: the use-case factories below read from it. */
@@ -66,6 +68,7 @@ export class Ports {
     @Inject(EXECUTION_UOW) readonly executionUow: UnitOfWork<ExecutionRepositories>,
     @Inject(JOB_QUEUE) readonly queue: JobQueue,
     @Inject(JOB_SIGNALS) readonly signals: JobSignals,
+    @Inject(SECRET_BOX) readonly secrets: SecretBox,
   ) {}
 }
 
@@ -118,4 +121,5 @@ export const USE_CASE_PROVIDERS: Provider[] = [
   useCase(PersistJobEventsUseCase, (p) => new PersistJobEventsUseCase(p.executionUow, p.queue)),
   useCase(HandBackJobsUseCase, (p) => new HandBackJobsUseCase(p.executionUow, p.queue)),
   useCase(ManageTargetsUseCase, (p) => new ManageTargetsUseCase(p.executionUow)),
+  useCase(ManageEnginesUseCase, (p) => new ManageEnginesUseCase(p.executionUow, p.secrets)),
 ];

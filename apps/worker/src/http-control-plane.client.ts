@@ -1,4 +1,6 @@
 import {
+  type EngineRuntimeConfig,
+  engineRuntimeConfigSchema,
   type WorkerRegisterRequest,
   type WorkerRegisterResponse,
   workerRegisterResponseSchema,
@@ -19,6 +21,16 @@ export class HttpControlPlaneClient implements ControlPlaneClient {
   async register(req: WorkerRegisterRequest): Promise<WorkerRegisterResponse & { scheduling: string }> {
     const body = await this.post('/api/v1/workers/register', req);
     return registerResponse.parse(body);
+  }
+
+  /** The settings (and key) of an engine job's engine; asked at the job's start, kept in memory only. */
+  async engineConfig(engineId: string, jobId: string): Promise<EngineRuntimeConfig> {
+    const res = await fetch(new URL(`/api/v1/workers/engines/${encodeURIComponent(engineId)}?job_id=${encodeURIComponent(jobId)}`, this.baseUrl), {
+      headers: { authorization: `Bearer ${this.token}` },
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    if (!res.ok) throw new Error(`control plane answered ${res.status} for engine ${engineId}`);
+    return engineRuntimeConfigSchema.parse(await res.json());
   }
 
   async deregister(workerId: string, reason: string): Promise<void> {

@@ -47,6 +47,7 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicati
     });
     this.subscriber = redis.duplicate();
     this.subscriber.on('error', () => undefined);
+    const client = new HttpControlPlaneClient(env.AGENTFLEET_CONTROL_PLANE_URL, env.AGENTFLEET_WORKER_TOKEN);
     const workload = new ExecutionWorkload({
       session: () => this.lifecycle.currentSession,
       redis,
@@ -54,6 +55,19 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicati
       queue: { connection: bullConnection(env.AGENTFLEET_REDIS_URL) },
       breakers: this.breakers,
       makeRuntime: (t) => makeRuntime(t, env),
+      engineEnv: async (engineId, jobId) => {
+        const c = await client.engineConfig(engineId, jobId);
+        // the agent-runtime's variables (apps/agent-runtime/src/env.ts); the key never leaves this process otherwise
+        return {
+          AGENTFLEET_ENGINE_PROVIDER: c.provider,
+          AGENTFLEET_ENGINE_MODEL: c.model,
+          AGENTFLEET_ENGINE_MAX_TOKENS: String(c.max_tokens),
+          AGENTFLEET_ENGINE_TIMEOUT_MS: String(c.timeout_ms),
+          ...(c.base_url ? { AGENTFLEET_ENGINE_BASE_URL: c.base_url } : {}),
+          ...(c.api_key ? { AGENTFLEET_ENGINE_API_KEY: c.api_key } : {}),
+          ...(c.system_prompt ? { AGENTFLEET_ENGINE_SYSTEM_PROMPT: c.system_prompt } : {}),
+        };
+      },
       hostname: hostname(),
       logger,
       lockDurationMs: env.AGENTFLEET_JOB_LOCK_DURATION_MS,
@@ -72,7 +86,7 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicati
           ...(env.AGENTFLEET_WORKER_SLOTS ? { slots: env.AGENTFLEET_WORKER_SLOTS } : {}),
         },
       },
-      client: new HttpControlPlaneClient(env.AGENTFLEET_CONTROL_PLANE_URL, env.AGENTFLEET_WORKER_TOKEN),
+      client,
       heartbeatFor: (prefix) => new RedisHeartbeatSender(redis, new RedisKeys(prefix)),
       workload,
       logger: log,

@@ -26,6 +26,34 @@ export const TERMINAL_JOB_STATUSES: readonly ExecutionJobStatus[] = [
 export const TARGET_TYPES = ['docker', 'kubernetes', 'process'] as const;
 export type TargetType = (typeof TARGET_TYPES)[number];
 
+export const ENGINE_PROVIDERS = ['openai', 'anthropic'] as const;
+
+export const createEngineSchema = z.strictObject({
+  name: z.string().trim().min(1).max(255),
+  provider: z.enum(ENGINE_PROVIDERS).describe('openai = any OpenAI-compatible Chat Completions API; anthropic = Messages API'),
+  base_url: z.url({ protocol: /^https?$/ }).max(1024).optional(),
+  model: z.string().min(1).max(200),
+  api_key: z.string().min(1).max(4096).optional().describe('Stored encrypted (AES-256-GCM); never returned'),
+  max_tokens: z.number().int().min(1).max(1_000_000).default(1024),
+  system_prompt: z.string().max(100_000).optional(),
+  timeout_ms: z.number().int().min(1000).max(3_600_000).default(120_000),
+  is_default: z.boolean().default(false),
+  description: z.string().max(2000).optional(),
+});
+export type CreateEngineInput = z.infer<typeof createEngineSchema>;
+
+/** What a worker receives for an engine job it runs (over HTTPS, with its worker token): never stored in Redis. */
+export const engineRuntimeConfigSchema = z.object({
+  provider: z.enum(ENGINE_PROVIDERS),
+  base_url: z.string().nullable(),
+  model: z.string(),
+  api_key: z.string().nullable(),
+  max_tokens: z.number().int(),
+  system_prompt: z.string().nullable(),
+  timeout_ms: z.number().int(),
+});
+export type EngineRuntimeConfig = z.infer<typeof engineRuntimeConfigSchema>;
+
 /** Smallest memory limit a job may ask for: below it Node-based runtimes cannot start. */
 export const MEMORY_FLOOR_MB = 32;
 
@@ -78,8 +106,8 @@ export const createJobSchema = z
     supervisor_run_id: z.uuid().optional(),
     metadata: z.record(z.string(), z.unknown()).default({}),
   })
-  .refine((j) => j.image !== undefined || j.engine_id !== undefined || j.command !== undefined, {
-    message: 'one of image, command or engine_id is required',
+  .refine((j) => j.image !== undefined || j.engine_id !== undefined || j.command !== undefined || j.prompt !== undefined, {
+    message: 'one of image, command, engine_id or prompt is required',
     path: ['image'],
   })
   .refine((j) => j.engine_id === undefined || j.prompt !== undefined, {
@@ -111,6 +139,11 @@ export const createTargetSchema = z.strictObject({
       port: z.number().int().min(1).max(65535).optional(),
       namespace: z.string().max(63).optional(),
       kubeconfig_path: z.string().max(1024).optional(),
+      network_mode: z
+        .string()
+        .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/)
+        .optional()
+        .describe('Docker network for jobs that ask for one (default bridge)'),
     })
     .default({}),
   capacity: z

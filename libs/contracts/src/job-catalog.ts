@@ -11,6 +11,8 @@ export const executionRunPayloadSchema = z.object({
   attempt: z.number().int().min(1),
   pool: z.string(),
   target_id: z.uuid().nullable(),
+  /** An engine job: the worker fetches the engine's settings (and key) from the control plane at start. */
+  engine_id: z.uuid().nullable(),
   /** The chosen target first, then the pool's other targets: where to re-route when a breaker is open. */
   targets: z
     .array(

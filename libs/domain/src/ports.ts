@@ -25,3 +25,11 @@ export interface AuditLogWriter {
   /** Appends several entries in one statement (a reaper cycle that marks many workers lost at once). */
   recordMany(entries: readonly AuditEntry[]): Promise<void>;
 }
+
+/** Port: encrypts secrets at rest (AES-256-GCM); old keys stay readable after a rotation. */
+export interface SecretBox {
+  seal(plaintext: string): string;
+  open(sealed: string): string;
+  /** False when no key is configured: storing a secret must then be refused, never done in clear. */
+  readonly ready: boolean;
+}

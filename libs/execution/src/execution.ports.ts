@@ -96,6 +96,38 @@ export interface TargetRecord {
   createdAt: Date;
 }
 
+export interface EngineRecord {
+  id: string;
+  organizationId: string;
+  name: string;
+  type: string;
+  provider: 'openai' | 'anthropic';
+  handlerConfig: {
+    base_url?: string;
+    model: string;
+    max_tokens: number;
+    system_prompt?: string;
+    timeout_ms: number;
+    /** Sealed by the SecretBox; never returned by the API. */
+    api_key_sealed?: string;
+  };
+  description: string | null;
+  isDefault: boolean;
+  isActive: boolean;
+  createdAt: Date;
+}
+
+/** Port: execution engines (LLM settings) of an organization. */
+export interface EngineRepository {
+  create(e: Omit<EngineRecord, 'id' | 'createdAt' | 'isActive'>): Promise<EngineRecord>;
+  findById(organizationId: string, id: string): Promise<EngineRecord | undefined>;
+  findDefault(organizationId: string): Promise<EngineRecord | undefined>;
+  list(organizationId: string, page: { limit: number; offset: number }): Promise<{ items: EngineRecord[]; total: number }>;
+  /** Clears `is_default` on the organization's other engines. */
+  clearDefault(organizationId: string, exceptId: string): Promise<void>;
+  deactivate(organizationId: string, id: string): Promise<EngineRecord | undefined>;
+}
+
 export interface JobFilter {
   status?: ExecutionJobStatus;
   pool?: string;
@@ -210,6 +242,7 @@ export interface JobEventRepository {
 export interface ExecutionRepositories {
   jobs: ExecutionJobRepository;
   targets: TargetRepository;
+  engines: EngineRepository;
   events: JobEventRepository;
   audit: AuditLogWriter;
 }

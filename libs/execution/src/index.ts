@@ -8,3 +8,4 @@ export * from './run-execution-job.use-case';
 export * from './manage-jobs.use-case';
 export * from './hand-back-jobs.use-case';
 export * from './manage-targets.use-case';
+export * from './manage-engines.use-case';

@@ -13,6 +13,8 @@ export interface RunExecutionJobDeps {
   runtimeFor(target: Target): ContainerRuntime;
   breakers: CircuitBreakers;
   sinkFor(jobId: string): JobEventSink;
+  /** Environment of an engine job's engine (provider, model, key) for the agent-runtime. */
+  engineEnv?(engineId: string, jobId: string): Promise<Record<string, string>>;
   logger: {
     info(msg: string, f?: Record<string, unknown>): void;
     warn(msg: string, f?: Record<string, unknown>): void;
@@ -75,6 +77,14 @@ export class RunExecutionJobUseCase {
       return { status, targetId: target?.id ?? null, ...(outcome ? { outcome } : {}) };
     };
 
+    let env = payload.spec.env;
+    if (payload.engine_id) {
+      try {
+        env = { ...env, ...(await this.d.engineEnv!(payload.engine_id, payload.job_id)) };
+      } catch (e) {
+        return finished('failed', { error: `engine settings unavailable: ${e instanceof Error ? e.message : String(e)}`.slice(0, 4000) });
+      }
+    }
     const tried: string[] = [];
     for (const target of payload.targets) {
       if (signal.aborted) return finished('cancelled', { error: 'cancelled before start' }, target);
@@ -105,7 +115,7 @@ export class RunExecutionJobUseCase {
               organizationId: payload.organization_id,
               image: payload.spec.image,
               command: payload.spec.command,
-              env: payload.spec.env,
+              env,
               memoryLimitMb: payload.spec.memory_limit_mb,
               cpu: payload.spec.cpu,
               pidsLimit: payload.spec.pids_limit,

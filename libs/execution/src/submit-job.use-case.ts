@@ -27,6 +27,7 @@ export function runPayload(
     attempt: job.attempt,
     pool: job.pool,
     target_id: job.targetId,
+    engine_id: job.engineId,
     targets: ordered.map((t) => ({
       id: t.id,
       name: t.name,
@@ -76,11 +77,12 @@ export class SubmitJobUseCase {
           'cpu',
         );
       }
+      const engineId = await this.resolveEngine(repos, principal.organizationId, input);
       const res = await repos.jobs.create({
         organizationId: principal.organizationId,
         supervisorRunId: input.supervisor_run_id ?? null,
         targetId: target.id,
-        engineId: input.engine_id ?? null,
+        engineId,
         pool: target.workerPool,
         image,
         command: input.command ?? [],
@@ -94,7 +96,8 @@ export class SubmitJobUseCase {
         cpu: input.cpu,
         pidsLimit: input.pids_limit,
         timeoutSeconds: input.timeout_seconds,
-        network: input.network,
+        // an engine job calls its provider's API: it needs a network
+        network: input.network || engineId !== null,
         priority: input.priority,
         idempotencyKey: input.idempotency_key ?? null,
         metadata: input.metadata,
@@ -124,6 +127,21 @@ export class SubmitJobUseCase {
     // dies in between, the dispatcher sweep enqueues queued jobs that have no queue entry.
     if (created) await this.queue.enqueue(runPayload(job, poolTargets), { priority: job.priority });
     return { job: jobView(job), created };
+  }
+
+  /** The engine of an engine job: the named one, or the organization's default for a bare prompt. */
+  private async resolveEngine(repos: ExecutionRepositories, organizationId: string, input: CreateJobInput): Promise<string | null> {
+    if (input.engine_id) {
+      const e = await repos.engines.findById(organizationId, input.engine_id);
+      if (!e || !e.isActive) throw new InvalidInputError(`engine ${input.engine_id} does not exist`, 'engine_id');
+      return e.id;
+    }
+    if (input.prompt && !input.command) {
+      const e = await repos.engines.findDefault(organizationId);
+      if (!e) throw new InvalidInputError('a prompt needs engine_id (this organization has no default engine)', 'engine_id');
+      return e.id;
+    }
+    return null;
   }
 
   private async resolveTarget(

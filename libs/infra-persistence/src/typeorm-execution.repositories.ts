@@ -1,5 +1,7 @@
 import type { ExecutionJobStatus } from '@agentfleet/contracts';
 import type {
+  EngineRecord,
+  EngineRepository,
   ExecutionJobRecord,
   ExecutionJobRepository,
   ExecutionRepositories,
@@ -12,7 +14,7 @@ import type {
   TargetRepository,
 } from '@agentfleet/execution';
 import type { EntityManager } from 'typeorm';
-import { ExecutionJobEntity, ExecutionJobEventEntity, ExecutionTargetEntity } from './entities';
+import { ExecutionEngineEntity, ExecutionJobEntity, ExecutionJobEventEntity, ExecutionTargetEntity } from './entities';
 import { camelRow, pageOf, plain } from './row-mapping';
 import { TypeormAuditLogRepository } from './typeorm-audit.repository';
 
@@ -284,7 +286,41 @@ export function executionRepositories(em: EntityManager): ExecutionRepositories 
   return {
     jobs: new TypeormExecutionJobRepository(em),
     targets: new TypeormTargetRepository(em),
+    engines: new TypeormEngineRepository(em),
     events: new TypeormJobEventRepository(em),
     audit: new TypeormAuditLogRepository(em),
   };
+}
+
+class TypeormEngineRepository implements EngineRepository {
+  constructor(private readonly em: EntityManager) {}
+  async create(e: Omit<EngineRecord, 'id' | 'createdAt' | 'isActive'>) {
+    const saved = await this.em.save(ExecutionEngineEntity, this.em.create(ExecutionEngineEntity, e as never));
+    return plain<EngineRecord>(saved);
+  }
+  async findById(organizationId: string, id: string) {
+    const r = await this.em.findOneBy(ExecutionEngineEntity, { organizationId, id });
+    return r ? plain<EngineRecord>(r) : undefined;
+  }
+  async findDefault(organizationId: string) {
+    const r = await this.em.findOneBy(ExecutionEngineEntity, { organizationId, isDefault: true, isActive: true });
+    return r ? plain<EngineRecord>(r) : undefined;
+  }
+  list(organizationId: string, page: { limit: number; offset: number }) {
+    return pageOf<ExecutionEngineEntity, EngineRecord>(this.em, ExecutionEngineEntity, { organizationId }, page);
+  }
+  async clearDefault(organizationId: string, exceptId: string) {
+    await this.em.query(`UPDATE execution_engines SET is_default = false WHERE organization_id = $1 AND id <> $2 AND is_default`, [
+      organizationId,
+      exceptId,
+    ]);
+  }
+  async deactivate(organizationId: string, id: string) {
+    const rows = await this.em.query<[Record<string, unknown>[], number]>(
+      `UPDATE execution_engines SET is_active = false, is_default = false WHERE id = $1 AND organization_id = $2 RETURNING *`,
+      [id, organizationId],
+    );
+    const row = rows[0][0];
+    return row ? camelRow<EngineRecord>(row) : undefined;
+  }
 }

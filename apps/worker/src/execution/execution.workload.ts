@@ -22,6 +22,7 @@ export interface ExecutionWorkloadDeps {
   queue: Omit<QueueConnection, 'prefix'>;
   breakers: CircuitBreakers;
   makeRuntime: (target: Target) => ContainerRuntime;
+  engineEnv: (engineId: string, jobId: string) => Promise<Record<string, string>>;
   hostname: string;
   logger: Logger;
   /** BullMQ lock of a taken job; renewed every half of it while the container runs. */
@@ -117,6 +118,7 @@ export class ExecutionWorkload implements Workload {
         runtimeFor: (t) => this.runtime(t),
         breakers: this.d.breakers,
         sinkFor: (jobId) => new RedisJobEventSink(this.d.redis, keys, jobId),
+        engineEnv: this.d.engineEnv,
         logger: { info: (m, f) => log.info(f ?? {}, m), warn: (m, f) => log.warn(f ?? {}, m) },
       });
       log.info('job started');

@@ -12,10 +12,20 @@ export function makeRuntime(t: Target, env: WorkerEnv): ContainerRuntime {
       `this worker does not drive ${t.type} targets (AGENTFLEET_WORKER_RUNTIMES=${env.AGENTFLEET_WORKER_RUNTIMES.join(',')})`,
     );
   }
-  const c = t.connection as { socket_path?: string; host?: string; port?: number; namespace?: string; kubeconfig_path?: string };
+  const c = t.connection as {
+    socket_path?: string;
+    host?: string;
+    port?: number;
+    namespace?: string;
+    kubeconfig_path?: string;
+    network_mode?: string;
+  };
   switch (t.type) {
     case 'docker':
-      return new DockerRuntime(c.host ? { host: c.host, port: c.port ?? 2375 } : { socketPath: c.socket_path ?? env.AGENTFLEET_DOCKER_SOCKET });
+      return new DockerRuntime(
+        c.host ? { host: c.host, port: c.port ?? 2375 } : { socketPath: c.socket_path ?? env.AGENTFLEET_DOCKER_SOCKET },
+        c.network_mode ? { networkMode: c.network_mode } : {},
+      );
     case 'process':
       return new ProcessRuntime();
     case 'kubernetes': {
