@@ -1,4 +1,4 @@
-import type { ExecutionJobStatus } from '@agentfleet/contracts';
+import { type ExecutionJobStatus, TERMINAL_JOB_STATUSES } from '@agentfleet/contracts';
 
 /**
  * Execution job state machine (ARCHITECTURE.md §2):

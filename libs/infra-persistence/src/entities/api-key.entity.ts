@@ -1,27 +1,12 @@
-import {
-  Check,
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-  UpdateDateColumn,
-} from 'typeorm';
-import { OrganizationEntity } from './organization.entity';
+import { TenantOwned } from './tenant-owned';
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne } from 'typeorm';
 import { UserEntity } from './user.entity';
 
 /** Union of the seeds' api_keys: prefix + SHA-256 hash, scopes, role, rate limit, expiry, last use. */
 @Entity('api_keys')
 @Check('CHK_api_keys_rate_limit', 'rate_limit_per_hour >= 0')
 @Index(['organizationId', 'createdAt'])
-export class ApiKeyEntity {
-  @PrimaryGeneratedColumn('uuid') id!: string;
-  @Column({ type: 'uuid' }) organizationId!: string;
-  @ManyToOne(() => OrganizationEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: OrganizationEntity;
+export class ApiKeyEntity extends TenantOwned {
   @Column({ type: 'uuid', nullable: true }) userId!: string | null;
   @ManyToOne(() => UserEntity, { onDelete: 'SET NULL', nullable: true })
   @JoinColumn({ name: 'user_id' })
@@ -38,6 +23,4 @@ export class ApiKeyEntity {
   @Column({ type: 'boolean', default: true }) isActive!: boolean;
   @Column({ type: 'timestamptz', nullable: true }) revokedAt!: Date | null;
   @Column({ type: 'uuid', nullable: true }) createdByKeyId!: string | null;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
-  @UpdateDateColumn({ type: 'timestamptz' }) updatedAt!: Date;
 }

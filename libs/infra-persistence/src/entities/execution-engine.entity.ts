@@ -1,24 +1,10 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-  UpdateDateColumn,
-} from 'typeorm';
-import { OrganizationEntity } from './organization.entity';
+import { TenantOwned } from './tenant-owned';
+import { Column, Entity, Index } from 'typeorm';
 
 /** An LLM engine the agent-runtime drives: provider, model and handler settings (credentials by reference). */
 @Entity('execution_engines')
 @Index(['organizationId', 'name'], { unique: true })
-export class ExecutionEngineEntity {
-  @PrimaryGeneratedColumn('uuid') id!: string;
-  @Column({ type: 'uuid' }) organizationId!: string;
-  @ManyToOne(() => OrganizationEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: OrganizationEntity;
+export class ExecutionEngineEntity extends TenantOwned {
   @Column({ type: 'varchar', length: 255 }) name!: string;
   @Column({ type: 'varchar', length: 64 }) type!: string;
   @Column({ type: 'varchar', length: 64, default: 'anthropic' }) provider!: string;
@@ -26,6 +12,4 @@ export class ExecutionEngineEntity {
   @Column({ type: 'text', nullable: true }) description!: string | null;
   @Column({ type: 'boolean', default: false }) isDefault!: boolean;
   @Column({ type: 'boolean', default: true }) isActive!: boolean;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
-  @UpdateDateColumn({ type: 'timestamptz' }) updatedAt!: Date;
 }

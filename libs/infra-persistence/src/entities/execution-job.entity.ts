@@ -1,15 +1,5 @@
-import {
-  Check,
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-  UpdateDateColumn,
-} from 'typeorm';
-import { OrganizationEntity } from './organization.entity';
+import { TenantOwned } from './tenant-owned';
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne } from 'typeorm';
 import { SupervisorRunEntity } from './supervisor-run.entity';
 import { ExecutionTargetEntity } from './execution-target.entity';
 
@@ -25,12 +15,7 @@ import { ExecutionTargetEntity } from './execution-target.entity';
   "status IN ('queued', 'running', 'awaiting_approval', 'completed', 'failed', 'oom', 'failed_circuit_open', 'timed_out', 'cancelled')",
 )
 @Check('CHK_execution_jobs_attempt', 'attempt >= 1')
-export class ExecutionJobEntity {
-  @PrimaryGeneratedColumn('uuid') id!: string;
-  @Column({ type: 'uuid' }) organizationId!: string;
-  @ManyToOne(() => OrganizationEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: OrganizationEntity;
+export class ExecutionJobEntity extends TenantOwned {
   @Column({ type: 'uuid', nullable: true }) supervisorRunId!: string | null;
   @ManyToOne(() => SupervisorRunEntity, { onDelete: 'SET NULL', nullable: true })
   @JoinColumn({ name: 'supervisor_run_id' })
@@ -76,8 +61,6 @@ export class ExecutionJobEntity {
   @Column({ type: 'integer', default: 0 }) completionTokens!: number;
   @Column({ type: 'numeric', precision: 14, scale: 6, default: 0 }) costUsd!: string;
   @Column({ type: 'jsonb', default: () => "'{}'" }) metadata!: Record<string, unknown>;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
-  @UpdateDateColumn({ type: 'timestamptz' }) updatedAt!: Date;
   @Column({ type: 'timestamptz' }) queuedAt!: Date;
   @Column({ type: 'timestamptz', nullable: true }) startedAt!: Date | null;
   @Column({ type: 'timestamptz', nullable: true }) completedAt!: Date | null;

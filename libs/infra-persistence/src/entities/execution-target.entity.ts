@@ -1,27 +1,12 @@
-import {
-  Check,
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-  UpdateDateColumn,
-} from 'typeorm';
-import { OrganizationEntity } from './organization.entity';
+import { TenantOwned } from './tenant-owned';
+import { Check, Column, Entity, Index } from 'typeorm';
 
 /** Where execution jobs run: a Docker host, a Kubernetes cluster or local processes, serving one worker pool. */
 @Entity('execution_targets')
 @Index(['organizationId', 'name'], { unique: true })
 @Index(['organizationId', 'workerPool'])
 @Check('CHK_execution_targets_type', "type IN ('docker', 'kubernetes', 'process')")
-export class ExecutionTargetEntity {
-  @PrimaryGeneratedColumn('uuid') id!: string;
-  @Column({ type: 'uuid' }) organizationId!: string;
-  @ManyToOne(() => OrganizationEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: OrganizationEntity;
+export class ExecutionTargetEntity extends TenantOwned {
   @Column({ type: 'varchar', length: 255 }) name!: string;
   @Column({ type: 'varchar', length: 16 }) type!: string;
   @Column({ type: 'jsonb', default: () => "'{}'" }) connectionConfig!: Record<string, unknown>;
@@ -31,6 +16,4 @@ export class ExecutionTargetEntity {
   @Column({ type: 'varchar', length: 512 }) defaultImage!: string;
   @Column({ type: 'jsonb', default: () => "'{}'" }) breakerOptions!: Record<string, unknown>;
   @Column({ type: 'boolean', default: true }) isActive!: boolean;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
-  @UpdateDateColumn({ type: 'timestamptz' }) updatedAt!: Date;
 }

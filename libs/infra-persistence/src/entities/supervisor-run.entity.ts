@@ -1,24 +1,10 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-  UpdateDateColumn,
-} from 'typeorm';
-import { OrganizationEntity } from './organization.entity';
+import { TenantOwned } from './tenant-owned';
+import { Column, Entity, Index } from 'typeorm';
 
 /** Minimal for now: execution jobs may point to a run; the supervision issue fills it in. */
 @Entity('supervisor_runs')
 @Index(['organizationId', 'createdAt'])
-export class SupervisorRunEntity {
-  @PrimaryGeneratedColumn('uuid') id!: string;
-  @Column({ type: 'uuid' }) organizationId!: string;
-  @ManyToOne(() => OrganizationEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: OrganizationEntity;
+export class SupervisorRunEntity extends TenantOwned {
   @Column({ type: 'uuid', nullable: true }) teamId!: string | null;
   @Column({ type: 'varchar', length: 255, nullable: true }) sessionId!: string | null;
   @Column({ type: 'uuid', nullable: true }) userId!: string | null;
@@ -28,7 +14,5 @@ export class SupervisorRunEntity {
   @Column({ type: 'varchar', length: 255, nullable: true }) executionEngine!: string | null;
   @Column({ type: 'varchar', length: 32, default: 'pending' }) status!: string;
   @Column({ type: 'text', nullable: true }) executionOutput!: string | null;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
-  @UpdateDateColumn({ type: 'timestamptz' }) updatedAt!: Date;
   @Column({ type: 'timestamptz', nullable: true }) completedAt!: Date | null;
 }

@@ -1,24 +1,10 @@
-import {
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  ManyToOne,
-  JoinColumn,
-  PrimaryGeneratedColumn,
-  UpdateDateColumn,
-} from 'typeorm';
-import { OrganizationEntity } from './organization.entity';
+import { TenantOwned } from './tenant-owned';
+import { Column, Entity, Index } from 'typeorm';
 
 @Entity('users')
 @Index(['organizationId', 'email'], { unique: true })
 @Index(['organizationId', 'externalId'], { unique: true, where: 'external_id IS NOT NULL' })
-export class UserEntity {
-  @PrimaryGeneratedColumn('uuid') id!: string;
-  @Column({ type: 'uuid' }) organizationId!: string;
-  @ManyToOne(() => OrganizationEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: OrganizationEntity;
+export class UserEntity extends TenantOwned {
   @Column({ type: 'varchar', length: 255, nullable: true }) externalId!: string | null;
   @Column({ type: 'varchar', length: 255 }) email!: string;
   @Column({ type: 'varchar', length: 255, nullable: true }) name!: string | null;
@@ -28,6 +14,4 @@ export class UserEntity {
   @Column({ type: 'boolean', default: false }) emailVerified!: boolean;
   @Column({ type: 'boolean', default: true }) isActive!: boolean;
   @Column({ type: 'timestamptz', nullable: true }) lastLoginAt!: Date | null;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
-  @UpdateDateColumn({ type: 'timestamptz' }) updatedAt!: Date;
 }

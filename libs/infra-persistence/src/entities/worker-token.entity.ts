@@ -1,25 +1,10 @@
-import {
-  Check,
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-  UpdateDateColumn,
-} from 'typeorm';
-import { OrganizationEntity } from './organization.entity';
+import { TenantOwned } from './tenant-owned';
+import { Check, Column, Entity, Index } from 'typeorm';
 
 @Entity('worker_tokens')
 @Check('CHK_worker_tokens_max_concurrent', 'max_concurrent_tasks > 0')
 @Index(['organizationId', 'createdAt'])
-export class WorkerTokenEntity {
-  @PrimaryGeneratedColumn('uuid') id!: string;
-  @Column({ type: 'uuid' }) organizationId!: string;
-  @ManyToOne(() => OrganizationEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: OrganizationEntity;
+export class WorkerTokenEntity extends TenantOwned {
   @Column({ type: 'varchar', length: 255 }) name!: string;
   @Column({ type: 'varchar', length: 12, unique: true }) prefix!: string;
   @Column({ type: 'varchar', length: 64, unique: true }) tokenHash!: string;
@@ -33,6 +18,4 @@ export class WorkerTokenEntity {
   @Column({ type: 'timestamptz', nullable: true }) revokedAt!: Date | null;
   /** The worker that registered with this token most recently. */
   @Column({ type: 'uuid', nullable: true }) workerId!: string | null;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
-  @UpdateDateColumn({ type: 'timestamptz' }) updatedAt!: Date;
 }

@@ -1,15 +1,5 @@
-import {
-  Check,
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryGeneratedColumn,
-  UpdateDateColumn,
-} from 'typeorm';
-import { OrganizationEntity } from './organization.entity';
+import { TenantOwned } from './tenant-owned';
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne } from 'typeorm';
 import { WorkerTokenEntity } from './worker-token.entity';
 
 /** A registered worker instance; liveness in `status`, the operator's wish in `scheduling`. */
@@ -19,12 +9,7 @@ import { WorkerTokenEntity } from './worker-token.entity';
 @Index(['status'])
 @Check('CHK_workers_status', "status IN ('online', 'lost', 'offline')")
 @Check('CHK_workers_scheduling', "scheduling IN ('active', 'cordoned', 'draining')")
-export class WorkerEntity {
-  @PrimaryGeneratedColumn('uuid') id!: string;
-  @Column({ type: 'uuid' }) organizationId!: string;
-  @ManyToOne(() => OrganizationEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: OrganizationEntity;
+export class WorkerEntity extends TenantOwned {
   @Column({ type: 'uuid' }) tokenId!: string;
   @ManyToOne(() => WorkerTokenEntity, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'token_id' })
@@ -44,6 +29,4 @@ export class WorkerEntity {
   @Column({ type: 'timestamptz', nullable: true }) lastSeenAt!: Date | null;
   @Column({ type: 'timestamptz', nullable: true }) lostAt!: Date | null;
   @Column({ type: 'timestamptz', nullable: true }) offlineAt!: Date | null;
-  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
-  @UpdateDateColumn({ type: 'timestamptz' }) updatedAt!: Date;
 }
