@@ -214,6 +214,8 @@ export interface TargetRepository {
     page: { limit: number; offset: number },
   ): Promise<{ items: TargetRecord[]; total: number }>;
   activeForPool(organizationId: string, pool: string): Promise<TargetRecord[]>;
+  /** Every pool that has an active target (any organization): the queues the control plane watches. */
+  activePools(): Promise<string[]>;
   deactivate(organizationId: string, id: string): Promise<TargetRecord | undefined>;
 }
 

@@ -223,6 +223,12 @@ class TypeormTargetRepository implements TargetRepository {
     });
     return rows.map((r) => plain<TargetRecord>(r));
   }
+  async activePools() {
+    const rows = await this.em.query<{ worker_pool: string }[]>(
+      `SELECT DISTINCT worker_pool FROM execution_targets WHERE is_active ORDER BY worker_pool`,
+    );
+    return rows.map((r) => r.worker_pool);
+  }
   async deactivate(organizationId: string, id: string) {
     const rows = await this.em.query<[Record<string, unknown>[], number]>(
       `UPDATE execution_targets SET is_active = false WHERE id = $1 AND organization_id = $2 RETURNING *`,

@@ -1,0 +1,167 @@
+import { type ExecutionRunPayload } from '@agentfleet/contracts';
+import { createTestRedis, TEST_REDIS_URL, type TestRedis, waitFor } from '@agentfleet/testing';
+import { Worker } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import {
+  BullmqExecutionConsumer,
+  BullmqExecutionQueue,
+  StalledAttemptWatcher,
+  bullConnection,
+  bullJobId,
+  parseBullJobId,
+} from './bullmq-execution-queue.adapter';
+
+function payload(jobId = randomUUID(), attempt = 1, pool = 'default'): ExecutionRunPayload {
+  return {
+    v: 1,
+    job_id: jobId,
+    organization_id: randomUUID(),
+    attempt,
+    pool,
+    target_id: null,
+    engine_id: null,
+    targets: [
+      {
+        id: randomUUID(),
+        name: 't',
+        type: 'process',
+        connection: {},
+        breaker: {
+          error_threshold_percentage: 50,
+          volume_threshold: 3,
+          reset_timeout_ms: 1000,
+          rolling_window_ms: 10_000,
+        },
+      },
+    ],
+    spec: {
+      image: 'x',
+      command: ['true'],
+      env: {},
+      memory_limit_mb: 64,
+      cpu: 1,
+      pids_limit: 64,
+      timeout_ms: 1000,
+      network: false,
+    },
+  };
+}
+
+describe('BullMQ execution queue (real Redis)', () => {
+  let r: TestRedis;
+  let queue: BullmqExecutionQueue;
+  const connection = bullConnection(TEST_REDIS_URL);
+  beforeEach(() => {
+    r = createTestRedis();
+    queue = new BullmqExecutionQueue({ connection, prefix: `${r.prefix}bull` });
+  });
+  afterEach(async () => {
+    await queue.close();
+    await r.cleanup();
+  });
+
+  it('names BullMQ jobs by job and attempt, so the same attempt is enqueued once', async () => {
+    expect(parseBullJobId(bullJobId('0b7c7f2e-5c2e-4f7a-9a3e-1d2c3b4a5f60', 3))).toEqual({
+      jobId: '0b7c7f2e-5c2e-4f7a-9a3e-1d2c3b4a5f60',
+      attempt: 3,
+    });
+    const p = payload();
+    await queue.enqueue(p, { priority: 10 });
+    await queue.enqueue(p, { priority: 10 });
+    await queue.enqueue(payload(p.job_id, 2), { priority: 10 });
+    const stats = await queue.stats('default');
+    expect((stats.counts['waiting'] ?? 0) + (stats.counts['prioritized'] ?? 0)).toBe(2);
+  });
+
+  it('removes a waiting attempt, and refuses to remove one a worker took', async () => {
+    const waiting = payload();
+    await queue.enqueue(waiting, { priority: 1 });
+    expect(await queue.removeQueued('default', waiting.job_id, 1)).toBe(true);
+    expect(await queue.removeQueued('default', waiting.job_id, 1)).toBe(false);
+
+    const taken = payload();
+    let release!: () => void;
+    const consumer = new BullmqExecutionConsumer(
+      {
+        connection,
+        prefix: `${r.prefix}bull`,
+        pools: ['default'],
+        concurrency: 1,
+        lockDurationMs: 10_000,
+        stalledIntervalMs: 5000,
+      },
+      () => new Promise<void>((res) => (release = res)),
+    );
+    consumer.start();
+    await queue.enqueue(taken, { priority: 1 });
+    await waitFor(async () => ((await queue.stats('default')).counts['active'] ?? 0) === 1, {
+      what: 'taken',
+    });
+    expect(await queue.removeQueued('default', taken.job_id, 1)).toBe(false);
+    release();
+    await consumer.close();
+  });
+
+  it('refuses a payload that does not match the catalog schema (the handler never sees it)', async () => {
+    const seen: unknown[] = [];
+    const consumer = new BullmqExecutionConsumer(
+      {
+        connection,
+        prefix: `${r.prefix}bull`,
+        pools: ['default'],
+        concurrency: 1,
+        lockDurationMs: 10_000,
+        stalledIntervalMs: 5000,
+      },
+      async (p) => void seen.push(p),
+    );
+    consumer.start();
+    await queue.queue('default').add('execution.run', { v: 9, nonsense: true }, { jobId: 'bad-payload' });
+    await waitFor(async () => ((await queue.stats('default')).counts['failed'] ?? 0) === 1, {
+      what: 'the bad payload to fail',
+    });
+    expect(seen).toHaveLength(0);
+    await consumer.close();
+  });
+
+  it('reports an attempt whose lock expired (its worker died) as stalled', async () => {
+    const stalled: { jobId: string; attempt: number }[] = [];
+    const watcher = new StalledAttemptWatcher({ connection, prefix: `${r.prefix}bull` }, (jobId, attempt) =>
+      stalled.push({ jobId, attempt }),
+    );
+    await watcher.watch(['default']);
+    // a worker takes the job and then dies without releasing it: its lock is never renewed
+    const dying = new Worker(RUN_QUEUE, () => new Promise(() => undefined), {
+      connection,
+      prefix: `${r.prefix}bull`,
+      lockDuration: 1000,
+      stalledInterval: 500,
+      maxStalledCount: 0,
+    });
+    const p = payload();
+    await queue.enqueue(p, { priority: 1 });
+    await waitFor(async () => ((await queue.stats('default')).counts['active'] ?? 0) === 1, {
+      what: 'taken',
+    });
+    await dying.close(true);
+    // a live consumer's stalled check finds the expired lock
+    const live = new BullmqExecutionConsumer(
+      {
+        connection,
+        prefix: `${r.prefix}bull`,
+        pools: ['default'],
+        concurrency: 1,
+        lockDurationMs: 1000,
+        stalledIntervalMs: 500,
+      },
+      async () => undefined,
+    );
+    live.start();
+    await waitFor(() => stalled.length > 0, { timeoutMs: 20_000, what: 'the stalled report' });
+    expect(stalled[0]).toEqual({ jobId: p.job_id, attempt: 1 });
+    await live.close(true);
+    await watcher.close();
+  });
+});
+
+const RUN_QUEUE = 'execution-default';
