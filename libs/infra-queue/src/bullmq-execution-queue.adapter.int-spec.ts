@@ -11,7 +11,7 @@ import {
   parseBullJobId,
 } from './bullmq-execution-queue.adapter';
 
-function payload(jobId = randomUUID(), attempt = 1, pool = 'default'): ExecutionRunPayload {
+function payload(jobId: string = randomUUID(), attempt = 1, pool = 'default'): ExecutionRunPayload {
   return {
     v: 1,
     job_id: jobId,
