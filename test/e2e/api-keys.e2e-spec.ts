@@ -1,3 +1,4 @@
+import { BUILTIN_ROLES } from '@agentfleet/contracts';
 import { waitFor } from '@agentfleet/testing';
 import {
   type ApiError,
@@ -139,17 +140,10 @@ describe('API keys: authentication, scopes and roles (HTTP API, real PostgreSQL 
         expires_at: null,
         revoked_at: null,
       });
-      expect([...created.scopes].sort()).toEqual(
-        [
-          'organizations:read',
-          'users:read',
-          'worker-tokens:read',
-          'worker-tokens:write',
-          'workers:read',
-          'workers:write',
-          'audit:read',
-        ].sort(),
-      );
+      // an operator key defaults to every permission of the operator role
+      expect([...created.scopes].sort()).toEqual([...BUILTIN_ROLES.operator.permissions].sort());
+      expect(created.scopes).toEqual(expect.arrayContaining(['worker-tokens:write', 'workers:write', 'jobs:write']));
+      expect(created.scopes).not.toContain('api-keys:write');
       const secret = created.key.split('_').slice(2).join('_');
       const got = await admin().get(`/api/v1/api-keys/${created.id}`).expect(200);
       const listed = await admin().get('/api/v1/api-keys?limit=200').expect(200);

@@ -24,6 +24,7 @@ import { ExecutionTargetsController } from './execution-targets/execution-target
 import { JobEventConsumerService } from './jobs/job-event-consumer.service';
 import { JobEventStreamService } from './jobs/job-event-stream.service';
 import { JobsController } from './jobs/jobs.controller';
+import { QueuedJobDispatcherService } from './jobs/queued-job-dispatcher.service';
 import { StalledAttemptWatcherService } from './jobs/stalled-attempt-watcher.service';
 import { ExecutionEnginesController, WorkerEnginesController } from './execution-engines/execution-engines.controller';
 
@@ -86,6 +87,7 @@ export class AppModule {
         JobEventStreamService,
         JobEventConsumerService,
         StalledAttemptWatcherService,
+        QueuedJobDispatcherService,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useClass: ValidationPipe },
         { provide: APP_FILTER, useClass: ErrorFilter },

@@ -18,6 +18,7 @@ import {
   runMigrations,
 } from '@agentfleet/infra-persistence';
 import {
+  RedisAttemptEvidence,
   RedisFleetLiveness,
   RedisJobSignals,
   RedisKeys,
@@ -31,6 +32,7 @@ import type { DataSource } from 'typeorm';
 import { CONTROL_PLANE_ENV, type ControlPlaneEnv } from './env';
 import {
   ACCESS_UOW,
+  ATTEMPT_EVIDENCE,
   AUDIT_READER,
   CLOCK,
   CREDENTIAL_HASHER,
@@ -115,7 +117,10 @@ export class InfrastructureModule implements OnApplicationShutdown {
         provide: JOB_QUEUE,
         useFactory: () =>
           new BullmqExecutionQueue({
-            connection: bullConnection(env.AGENTFLEET_REDIS_URL),
+            // no offline queue: while Redis is away an enqueue fails at once instead of holding the
+            // request until Redis is back; the job is already committed and the dispatcher sweep
+            // enqueues it (cancel and the admin queue calls answer 5xx at once, too)
+            connection: { ...bullConnection(env.AGENTFLEET_REDIS_URL), enableOfflineQueue: false },
             prefix: `${env.AGENTFLEET_REDIS_PREFIX}bull`,
           }),
       },
@@ -123,6 +128,11 @@ export class InfrastructureModule implements OnApplicationShutdown {
         provide: JOB_SIGNALS,
         inject: [REDIS, REDIS_KEYS],
         useFactory: (r: Redis, k: RedisKeys) => new RedisJobSignals(r, k),
+      },
+      {
+        provide: ATTEMPT_EVIDENCE,
+        inject: [REDIS, REDIS_KEYS],
+        useFactory: (r: Redis, k: RedisKeys) => new RedisAttemptEvidence(r, k),
       },
       {
         provide: AUDIT_READER,

@@ -13,4 +13,5 @@ export const RATE_LIMITER = Symbol('RATE_LIMITER');
 export const EXECUTION_UOW = Symbol('EXECUTION_UOW');
 export const JOB_QUEUE = Symbol('JOB_QUEUE');
 export const JOB_SIGNALS = Symbol('JOB_SIGNALS');
+export const ATTEMPT_EVIDENCE = Symbol('ATTEMPT_EVIDENCE');
 export const SECRET_BOX = Symbol('SECRET_BOX');

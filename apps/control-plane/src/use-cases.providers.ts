@@ -25,6 +25,8 @@ import {
 } from '@agentfleet/fleet';
 import { accessRepositories, fleetRepositories } from '@agentfleet/infra-persistence';
 import {
+  type AttemptEvidence,
+  DispatchQueuedJobsUseCase,
   type ExecutionRepositories,
   HandBackJobsUseCase,
   type JobQueue,
@@ -48,6 +50,7 @@ import {
   FLEET_UOW,
   JOB_QUEUE,
   JOB_SIGNALS,
+  ATTEMPT_EVIDENCE,
   RATE_LIMITER,
   SECRET_BOX,
 } from './tokens';
@@ -68,6 +71,7 @@ export class Ports {
     @Inject(EXECUTION_UOW) readonly executionUow: UnitOfWork<ExecutionRepositories>,
     @Inject(JOB_QUEUE) readonly queue: JobQueue,
     @Inject(JOB_SIGNALS) readonly signals: JobSignals,
+    @Inject(ATTEMPT_EVIDENCE) readonly attemptEvidence: AttemptEvidence,
     @Inject(SECRET_BOX) readonly secrets: SecretBox,
   ) {}
 }
@@ -120,6 +124,10 @@ export const USE_CASE_PROVIDERS: Provider[] = [
   useCase(ManageJobsUseCase, (p) => new ManageJobsUseCase(p.executionUow, p.queue, p.signals)),
   useCase(PersistJobEventsUseCase, (p) => new PersistJobEventsUseCase(p.executionUow, p.queue)),
   useCase(HandBackJobsUseCase, (p) => new HandBackJobsUseCase(p.executionUow, p.queue)),
+  useCase(
+    DispatchQueuedJobsUseCase,
+    (p) => new DispatchQueuedJobsUseCase(p.executionUow, p.queue, p.attemptEvidence),
+  ),
   useCase(ManageTargetsUseCase, (p) => new ManageTargetsUseCase(p.executionUow)),
   useCase(ManageEnginesUseCase, (p) => new ManageEnginesUseCase(p.executionUow, p.secrets)),
 ];

@@ -100,6 +100,8 @@ export interface ApiKeyRepository {
     },
   ): Promise<ApiKeyRecord>;
   findByPrefix(prefix: string): Promise<ApiKeyRecord | undefined>;
+  /** `findByPrefix` for several keys in one query (concurrent authentications); the keys found, any order. */
+  findManyByPrefix(prefixes: readonly string[]): Promise<ApiKeyRecord[]>;
   findById(organizationId: string, id: string): Promise<ApiKeyRecord | undefined>;
   list(organizationId: string, page: Page): Promise<PageResult<ApiKeyRecord>>;
   /** Conditional: only an active key is revoked; returns the revoked key or undefined. */

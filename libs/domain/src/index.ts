@@ -4,3 +4,4 @@ export * from './worker-liveness';
 export * from './principal';
 export * from './ports';
 export * from './execution-job';
+export * from './batcher';

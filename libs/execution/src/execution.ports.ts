@@ -162,10 +162,31 @@ export type JobPatch = Partial<
   >
 >;
 
+/** One conditional status change of `transitionMany`. */
+export interface JobTransitionChange {
+  id: string;
+  attempt: number;
+  from: readonly ExecutionJobStatus[];
+  to: ExecutionJobStatus;
+  patch: JobPatch;
+}
+
+/** One change of `updateMany`: live fields of the current attempt, never the status. */
+export interface JobLiveFieldsChange {
+  id: string;
+  attempt: number;
+  progress?: number;
+  addPromptTokens?: number;
+  addCompletionTokens?: number;
+  addCostUsd?: number;
+}
+
 /** Port: execution jobs. Every status change is conditional on (status, attempt). */
 export interface ExecutionJobRepository {
   /** Inserts; with an idempotency key that exists, returns the existing job and `created: false`. */
   create(job: NewExecutionJob): Promise<{ job: ExecutionJobRecord; created: boolean }>;
+  /** Many `create`s in one statement (group commit of submissions); results in the order of `jobs`. */
+  createMany(jobs: readonly NewExecutionJob[]): Promise<{ job: ExecutionJobRecord; created: boolean }[]>;
   findById(organizationId: string, id: string): Promise<ExecutionJobRecord | undefined>;
   /** Across organizations: for the event consumer, which only knows the job id. */
   findByIdUnscoped(id: string): Promise<ExecutionJobRecord | undefined>;
@@ -190,16 +211,32 @@ export interface ExecutionJobRepository {
     from: readonly ExecutionJobStatus[],
     patch: JobPatch,
   ): Promise<ExecutionJobRecord | undefined>;
+  /**
+   * Many `transition`s at once (the event consumer's batch), each as conditional as one alone; at most
+   * one change per job. Returns the jobs that moved; a change whose (status, attempt) no longer holds is left out.
+   */
+  transitionMany(changes: readonly JobTransitionChange[]): Promise<ExecutionJobRecord[]>;
   /** Updates fields that are not the status (progress, usage), only for the current attempt of a live job. */
   update(
     id: string,
     attempt: number,
     patch: JobPatch & { addPromptTokens?: number; addCompletionTokens?: number; addCostUsd?: number },
   ): Promise<boolean>;
+  /** Many `update`s of progress and usage at once, each as conditional as one alone; at most one change per job. */
+  updateMany(changes: readonly JobLiveFieldsChange[]): Promise<void>;
   /** Jobs running (or awaiting approval) on these workers. */
   activeOnWorkers(workerIds: readonly string[]): Promise<ExecutionJobRecord[]>;
   /** Jobs still running on workers that are lost or offline (the reaper's sweep; any organization). */
   activeOnDeadWorkers(limit: number): Promise<ExecutionJobRecord[]>;
+  /**
+   * Jobs (any organization) whose current attempt has been `queued` since before `before`, in
+   * (queued_at, id) order after `after`: the dispatcher sweep pages through them with that cursor.
+   */
+  queuedBefore(
+    before: Date,
+    after: { queuedAt: Date; id: string } | null,
+    limit: number,
+  ): Promise<ExecutionJobRecord[]>;
   markCancelRequested(organizationId: string, id: string, at: Date): Promise<ExecutionJobRecord | undefined>;
 }
 
@@ -254,6 +291,13 @@ export interface JobQueue {
   enqueue(payload: ExecutionRunPayload, opts: { priority: number; delayMs?: number }): Promise<void>;
   /** Removes a waiting/delayed attempt; false when a worker already took it. */
   removeQueued(pool: string, jobId: string, attempt: number): Promise<boolean>;
+  /** Whether the queue holds this attempt in any state (waiting, delayed, active, completed, failed). */
+  has(pool: string, jobId: string, attempt: number): Promise<boolean>;
+}
+
+/** Port: whether an attempt ever ran somewhere — a worker wrote events of it to the job's stream. */
+export interface AttemptEvidence {
+  ran(jobId: string, attempt: number): Promise<boolean>;
 }
 
 /** Port: signals to the worker running a job (cancel within seconds). */

@@ -9,3 +9,4 @@ export * from './manage-jobs.use-case';
 export * from './hand-back-jobs.use-case';
 export * from './manage-targets.use-case';
 export * from './manage-engines.use-case';
+export * from './dispatch-queued-jobs.use-case';

@@ -1,13 +1,27 @@
 import type { CreateJobInput, ExecutionRunPayload } from '@agentfleet/contracts';
 import {
+  Batcher,
+  DomainError,
   InvalidInputError,
   type Principal,
   type UnitOfWork,
   actorOf,
   imageAllowed,
 } from '@agentfleet/domain';
-import type { ExecutionJobRecord, ExecutionRepositories, JobQueue, TargetRecord } from './execution.ports';
-import { jobView } from './job.view';
+import type {
+  EngineRepository,
+  ExecutionJobRecord,
+  ExecutionRepositories,
+  JobQueue,
+  NewExecutionJob,
+  TargetRecord,
+  TargetRepository,
+} from './execution.ports';
+import { type JobView, jobView } from './job.view';
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
 
 /**
  * The payload of one attempt, built from the job row (the one source of truth) and the pool's active
@@ -48,37 +62,192 @@ export function runPayload(
   };
 }
 
+interface Submission {
+  principal: Principal;
+  input: CreateJobInput;
+  ip: string | null;
+}
+
+/** A submission that passed validation, ready to insert. */
+interface Prepared {
+  submission: Submission;
+  target: TargetRecord;
+  job: NewExecutionJob;
+  poolTargets: TargetRecord[];
+}
+
+/** A stored job (or the existing one of a repeated idempotency key) and the targets of its payload. */
+interface Accepted {
+  job: ExecutionJobRecord;
+  created: boolean;
+  poolTargets: TargetRecord[];
+}
+
+export interface Submitted {
+  job: JobView;
+  created: boolean;
+  /** Stored but not enqueued (Redis away): the dispatcher sweep enqueues it. */
+  enqueueError?: string;
+}
+
+/** What validation reads, memoised for one batch: its submissions mostly share an organization and a pool. */
+type Reads = {
+  targets: Pick<TargetRepository, 'findById' | 'activeForPool'>;
+  engines: Pick<EngineRepository, 'findById' | 'findDefault'>;
+};
+
+function batchReads(repos: ExecutionRepositories): Reads {
+  const memo = <A extends string[], R>(fn: (...a: A) => Promise<R>) => {
+    const seen = new Map<string, Promise<R>>();
+    return (...a: A) => {
+      const key = a.join('/');
+      let r = seen.get(key);
+      if (!r) {
+        r = fn(...a);
+        seen.set(key, r);
+      }
+      return r;
+    };
+  };
+  return {
+    targets: {
+      findById: memo((org: string, id: string) => repos.targets.findById(org, id)),
+      activeForPool: memo((org: string, pool: string) => repos.targets.activeForPool(org, pool)),
+    },
+    engines: {
+      findById: memo((org: string, id: string) => repos.engines.findById(org, id)),
+      findDefault: memo((org: string) => repos.engines.findDefault(org)),
+    },
+  };
+}
+
+/**
+ * Submissions written together: at most this many in one transaction, and this many transactions at
+ * once (each holds a database connection; the pool has others for authentication and the consumers).
+ */
+const GROUP_COMMIT = { maxBatch: 128, concurrency: 2 };
+
 /**
  * Validates a job against its target (pool known, memory within the cap, image allowed), stores it and
  * enqueues its first attempt on the pool's queue. The same idempotency key returns the same job.
+ *
+ * Concurrent submissions are written by group commit: the ones that arrive while a transaction is
+ * open go together in the next — one multi-row INSERT for their jobs and one for their audit entries
+ * instead of a transaction each — so PostgreSQL's per-statement and per-commit costs are shared under
+ * load, while a lone submission is written at once. A submission that fails validation fails alone;
+ * if PostgreSQL refuses the batch, its submissions are retried one transaction each so that only the
+ * faulty one fails.
  */
 export class SubmitJobUseCase {
+  private readonly commits = new Batcher<Submission, Submitted>(
+    (items) => this.writeBatch(items),
+    GROUP_COMMIT,
+  );
+
   constructor(
     private readonly uow: UnitOfWork<ExecutionRepositories>,
     private readonly queue: JobQueue,
   ) {}
 
-  async execute(principal: Principal, input: CreateJobInput, ip: string | null) {
-    const { job, created, poolTargets } = await this.uow.run(async (repos) => {
-      const target = await this.resolveTarget(repos, principal.organizationId, input);
-      const image = input.image ?? target.defaultImage;
-      if (!imageAllowed(image, target.allowedImages)) {
-        throw new InvalidInputError(`image ${image} is not allowed by target ${target.name}`, 'image');
+  execute(principal: Principal, input: CreateJobInput, ip: string | null): Promise<Submitted> {
+    return this.commits.submit({ principal, input, ip });
+  }
+
+  private async writeBatch(items: Submission[]): Promise<(Submitted | Error)[]> {
+    let accepted: (Accepted | Error)[];
+    try {
+      accepted = await this.store(items);
+    } catch (e) {
+      if (items.length === 1) throw e;
+      accepted = [];
+      for (const it of items)
+        accepted.push(await this.store([it]).then((r) => r[0]!, (err: unknown) => asError(err)));
+    }
+    // enqueued after the commit: a worker never sees a job the database does not have. Once committed
+    // the job is accepted: if the enqueue fails (Redis away) or this process dies in between, the
+    // dispatcher sweep enqueues it — failing the request would make the caller submit it twice.
+    return Promise.all(
+      accepted.map(async (a): Promise<Submitted | Error> => {
+        if (a instanceof Error) return a;
+        let enqueueError: string | undefined;
+        if (a.created) {
+          try {
+            await this.queue.enqueue(runPayload(a.job, a.poolTargets), { priority: a.job.priority });
+          } catch (e) {
+            enqueueError = e instanceof Error ? e.message : String(e);
+          }
+        }
+        return { job: jobView(a.job), created: a.created, ...(enqueueError ? { enqueueError } : {}) };
+      }),
+    );
+  }
+
+  /** One transaction for the batch; a submission refused by validation is an Error in its place. */
+  private store(items: Submission[]): Promise<(Accepted | Error)[]> {
+    return this.uow.run(async (repos) => {
+      const reads = batchReads(repos);
+      const prepared: (Prepared | Error)[] = [];
+      for (const it of items) {
+        try {
+          prepared.push(await this.prepare(reads, it));
+        } catch (e) {
+          if (!(e instanceof DomainError)) throw e;
+          prepared.push(e);
+        }
       }
-      if (input.memory_limit_mb > target.capacity.max_memory_mb) {
-        throw new InvalidInputError(
-          `memory_limit_mb ${input.memory_limit_mb} exceeds the cap of target ${target.name} (${target.capacity.max_memory_mb})`,
-          'memory_limit_mb',
-        );
-      }
-      if (input.cpu > target.capacity.max_cpu) {
-        throw new InvalidInputError(
-          `cpu ${input.cpu} exceeds the cap of target ${target.name} (${target.capacity.max_cpu})`,
-          'cpu',
-        );
-      }
-      const engineId = await this.resolveEngine(repos, principal.organizationId, input);
-      const res = await repos.jobs.create({
+      const valid = prepared.filter((p): p is Prepared => !(p instanceof Error));
+      const stored = await repos.jobs.createMany(valid.map((p) => p.job));
+      await repos.audit.recordMany(
+        stored.flatMap(({ job, created }, i) => {
+          if (!created) return [];
+          const { submission, target } = valid[i]!;
+          return [
+            {
+              actor: actorOf(submission.principal, submission.ip),
+              action: 'job.submitted',
+              resourceType: 'execution_job',
+              resourceId: job.id,
+              details: { pool: job.pool, image: job.image, target_id: target.id },
+            },
+          ];
+        }),
+      );
+      let next = 0;
+      return prepared.map((p) => {
+        if (p instanceof Error) return p;
+        const s = stored[next++]!;
+        return { job: s.job, created: s.created, poolTargets: p.poolTargets };
+      });
+    });
+  }
+
+  private async prepare(reads: Reads, submission: Submission): Promise<Prepared> {
+    const { principal, input } = submission;
+    const { target, poolTargets: known } = await this.resolveTarget(reads, principal.organizationId, input);
+    const image = input.image ?? target.defaultImage;
+    if (!imageAllowed(image, target.allowedImages)) {
+      throw new InvalidInputError(`image ${image} is not allowed by target ${target.name}`, 'image');
+    }
+    if (input.memory_limit_mb > target.capacity.max_memory_mb) {
+      throw new InvalidInputError(
+        `memory_limit_mb ${input.memory_limit_mb} exceeds the cap of target ${target.name} (${target.capacity.max_memory_mb})`,
+        'memory_limit_mb',
+      );
+    }
+    if (input.cpu > target.capacity.max_cpu) {
+      throw new InvalidInputError(
+        `cpu ${input.cpu} exceeds the cap of target ${target.name} (${target.capacity.max_cpu})`,
+        'cpu',
+      );
+    }
+    const engineId = await this.resolveEngine(reads, principal.organizationId, input);
+    // read once when the pool chose the target; within this transaction the list is the same
+    const poolTargets = known ?? (await reads.targets.activeForPool(principal.organizationId, target.workerPool));
+    return {
+      submission,
+      target,
+      poolTargets: poolTargets.some((t) => t.id === target.id) ? poolTargets : [target, ...poolTargets],
+      job: {
         organizationId: principal.organizationId,
         supervisorRunId: input.supervisor_run_id ?? null,
         targetId: target.id,
@@ -107,30 +276,12 @@ export class SubmitJobUseCase {
           type: target.type,
           worker_pool: target.workerPool,
         },
-      });
-      if (res.created) {
-        await repos.audit.record({
-          actor: actorOf(principal, ip),
-          action: 'job.submitted',
-          resourceType: 'execution_job',
-          resourceId: res.job.id,
-          details: { pool: res.job.pool, image: res.job.image, target_id: target.id },
-        });
-      }
-      const poolTargets = await repos.targets.activeForPool(principal.organizationId, target.workerPool);
-      return {
-        ...res,
-        poolTargets: poolTargets.some((t) => t.id === target.id) ? poolTargets : [target, ...poolTargets],
-      };
-    });
-    // enqueued after the commit: a worker never sees a job the database does not have. If this process
-    // dies in between, the dispatcher sweep enqueues queued jobs that have no queue entry.
-    if (created) await this.queue.enqueue(runPayload(job, poolTargets), { priority: job.priority });
-    return { job: jobView(job), created };
+      },
+    };
   }
 
   /** The engine of an engine job: the named one, or the organization's default for a bare prompt. */
-  private async resolveEngine(repos: ExecutionRepositories, organizationId: string, input: CreateJobInput): Promise<string | null> {
+  private async resolveEngine(repos: Reads, organizationId: string, input: CreateJobInput): Promise<string | null> {
     if (input.engine_id) {
       const e = await repos.engines.findById(organizationId, input.engine_id);
       if (!e || !e.isActive) throw new InvalidInputError(`engine ${input.engine_id} does not exist`, 'engine_id');
@@ -145,10 +296,10 @@ export class SubmitJobUseCase {
   }
 
   private async resolveTarget(
-    repos: ExecutionRepositories,
+    repos: Reads,
     organizationId: string,
     input: CreateJobInput,
-  ): Promise<TargetRecord> {
+  ): Promise<{ target: TargetRecord; poolTargets?: TargetRecord[] }> {
     if (input.target_id) {
       const t = await repos.targets.findById(organizationId, input.target_id);
       if (!t || !t.isActive)
@@ -159,7 +310,7 @@ export class SubmitJobUseCase {
           'pool',
         );
       }
-      return t;
+      return { target: t };
     }
     const pool = input.pool ?? 'default';
     const targets = await repos.targets.activeForPool(organizationId, pool);
@@ -167,6 +318,6 @@ export class SubmitJobUseCase {
     if (!first)
       throw new InvalidInputError(`pool ${pool} has no execution target`, input.pool ? 'pool' : 'target_id');
     // the worker re-routes among the pool's targets when this one's breaker is open
-    return first;
+    return { target: first, poolTargets: targets };
   }
 }

@@ -34,6 +34,9 @@ export function dataSourceOptions(o: PersistenceOptions): DataSourceOptions {
     extra: {
       statement_timeout: o.statementTimeoutMs ?? 30_000,
       connectionTimeoutMillis: 5_000,
+      // every unit of work runs READ COMMITTED whatever the server's default; set per connection at
+      // start-up so that a transaction opens with one statement, not START + SET TRANSACTION
+      options: '-c default_transaction_isolation=read\\ committed',
     },
   };
 }

@@ -1,10 +1,21 @@
 import type { EntityManager, EntityTarget, FindOptionsWhere, ObjectLiteral } from 'typeorm';
 
+/** snake_case → camelCase of column names; the set is the schema's, so it is kept (a regex per key per row showed in profiles). */
+const camelKeys = new Map<string, string>();
+
+function camelKey(k: string): string {
+  let c = camelKeys.get(k);
+  if (c === undefined) {
+    c = k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase());
+    camelKeys.set(k, c);
+  }
+  return c;
+}
+
 /** Rows from raw SQL (RETURNING *) come in snake_case; records are camelCase. */
 export function camelRow<T>(row: Record<string, unknown>): T {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(row))
-    out[k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())] = v;
+  for (const k in row) out[camelKey(k)] = row[k];
   return out as T;
 }
 

@@ -86,15 +86,19 @@ class TypeormApiKeyRepository implements ApiKeyRepository {
   }
   /** One query per authentication: the key, and whether its organization and user are still active. */
   async findByPrefix(prefix: string) {
+    return (await this.findManyByPrefix([prefix]))[0];
+  }
+  async findManyByPrefix(prefixes: readonly string[]) {
+    if (!prefixes.length) return [];
     const rows = await this.em.query<Record<string, unknown>[]>(
       `SELECT k.*, (o.is_active AND COALESCE(u.is_active, true)) AS holder_active
          FROM api_keys k
          JOIN organizations o ON o.id = k.organization_id
          LEFT JOIN users u ON u.id = k.user_id
-        WHERE k.prefix = $1`,
-      [prefix],
+        WHERE k.prefix = ANY($1::text[])`,
+      [prefixes],
     );
-    return rows[0] ? camelRow<ApiKeyRecord>(rows[0]) : undefined;
+    return rows.map((r) => camelRow<ApiKeyRecord>(r));
   }
   async findById(organizationId: string, id: string) {
     const r = await this.em.findOneBy(ApiKeyEntity, { organizationId, id });

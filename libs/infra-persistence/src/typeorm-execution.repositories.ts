@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ExecutionJobStatus } from '@agentfleet/contracts';
 import type {
   EngineRecord,
@@ -7,7 +8,9 @@ import type {
   ExecutionRepositories,
   JobEventRepository,
   JobFilter,
+  JobLiveFieldsChange,
   JobPatch,
+  JobTransitionChange,
   NewExecutionJob,
   StoredJobEvent,
   TargetRecord,
@@ -21,12 +24,85 @@ import { TypeormAuditLogRepository } from './typeorm-audit.repository';
 /** numeric/real columns come back from pg as strings or floats; records want numbers (cost stays a string). */
 function jobRecord(row: Record<string, unknown>): ExecutionJobRecord {
   const j = camelRow<ExecutionJobRecord>(row);
-  return {
-    ...j,
-    cpu: Number(j.cpu),
-    progress: Number(j.progress),
-    peakMemoryMb: j.peakMemoryMb === null ? null : Number(j.peakMemoryMb),
-  };
+  j.cpu = Number(j.cpu);
+  j.progress = Number(j.progress);
+  j.peakMemoryMb = j.peakMemoryMb === null ? null : Number(j.peakMemoryMb);
+  return j;
+}
+
+/** The column of a patch key (camelCase → snake_case). */
+function columnOf(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** SQL type of every patchable column: the element type of the arrays a multi-row statement unnests. */
+const PATCH_TYPES: Record<keyof JobPatch, string> = {
+  workerId: 'uuid',
+  containerId: 'text',
+  targetHost: 'text',
+  targetId: 'uuid',
+  startedAt: 'timestamptz',
+  completedAt: 'timestamptz',
+  timeoutAt: 'timestamptz',
+  exitCode: 'int',
+  oomEvidence: 'jsonb',
+  peakMemoryMb: 'real',
+  error: 'text',
+  lastFailureReason: 'text',
+  result: 'jsonb',
+  progress: 'real',
+  memoryLimitMb: 'int',
+  retryCount: 'int',
+  oomRetried: 'boolean',
+  cancelRequestedAt: 'timestamptz',
+};
+
+/** The keys a patch sets (undefined = left alone), in a stable order. */
+function patchKeys(patch: JobPatch): (keyof JobPatch)[] {
+  return (Object.keys(PATCH_TYPES) as (keyof JobPatch)[]).filter((k) => patch[k] !== undefined);
+}
+
+/** A patch value as a parameter: JSON columns as JSON text, SQL NULL for null. */
+function paramOf(key: keyof JobPatch, v: unknown): unknown {
+  return PATCH_TYPES[key] === 'jsonb' && v !== null && v !== undefined ? JSON.stringify(v) : v;
+}
+
+type NewJobRow = NewExecutionJob & Pick<ExecutionJobRecord, 'id' | 'status' | 'attempt' | 'queuedAt'>;
+
+/** The columns a new job row is inserted with, and their SQL types (every parameter is cast). */
+const NEW_JOB_COLUMNS: readonly [keyof NewJobRow, string][] = [
+  ['id', 'uuid'],
+  ['organizationId', 'uuid'],
+  ['supervisorRunId', 'uuid'],
+  ['targetId', 'uuid'],
+  ['engineId', 'uuid'],
+  ['pool', 'text'],
+  ['executionTarget', 'jsonb'],
+  ['image', 'text'],
+  ['command', 'text[]'],
+  ['prompt', 'text'],
+  ['env', 'jsonb'],
+  ['status', 'text'],
+  ['attempt', 'int'],
+  ['maxRetries', 'int'],
+  ['retryBackoffMs', 'int'],
+  ['oomRetryEnabled', 'boolean'],
+  ['oomRetryMaxMemoryMb', 'int'],
+  ['memoryLimitMb', 'int'],
+  ['cpu', 'real'],
+  ['pidsLimit', 'int'],
+  ['timeoutSeconds', 'int'],
+  ['network', 'boolean'],
+  ['priority', 'int'],
+  ['idempotencyKey', 'text'],
+  ['metadata', 'jsonb'],
+  ['queuedAt', 'timestamptz'],
+];
+
+/** A multi-row UPDATE … FROM unnest() applies one source row per job; two would make the outcome arbitrary. */
+function assertOnePerJob(changes: readonly { id: string }[]): void {
+  if (new Set(changes.map((c) => c.id)).size !== changes.length)
+    throw new Error('at most one change per job in one call');
 }
 
 /** camelCase patch keys → SQL assignments with parameters starting at $start. */
@@ -35,7 +111,7 @@ function assignments(patch: JobPatch, start: number): { sql: string[]; params: u
   const params: unknown[] = [];
   for (const [k, v] of Object.entries(patch)) {
     if (v === undefined) continue;
-    const col = k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    const col = columnOf(k);
     const json = col === 'result' || col === 'oom_evidence';
     params.push(json && v !== null ? JSON.stringify(v) : v);
     sql.push(`${col} = $${start + params.length - 1}${json ? '::jsonb' : ''}`);
@@ -47,28 +123,49 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
   constructor(private readonly em: EntityManager) {}
 
   async create(job: NewExecutionJob) {
-    const values = this.em.create(ExecutionJobEntity, {
-      ...job,
-      status: 'queued',
-      attempt: 1,
-      queuedAt: new Date(),
+    return (await this.createMany([job]))[0]!;
+  }
+
+  async createMany(jobs: readonly NewExecutionJob[]) {
+    if (!jobs.length) return [];
+    const queuedAt = new Date();
+    // ids made here, so that each inserted row is matched to its input without relying on RETURNING order
+    const rows: NewJobRow[] = jobs.map((j) => ({ ...j, id: randomUUID(), status: 'queued', attempt: 1, queuedAt }));
+    const params: unknown[] = [];
+    const tuples = rows.map(
+      (r) =>
+        `(${NEW_JOB_COLUMNS.map(([key, type]) => {
+          const v = r[key];
+          params.push(type === 'jsonb' && v !== null ? JSON.stringify(v) : v);
+          return `$${params.length}::${type}`;
+        }).join(', ')})`,
+    );
+    // ON CONFLICT on the partial unique index: a repeated idempotency key (in an earlier transaction or
+    // earlier in this statement) inserts nothing and the first job is returned below
+    const inserted = await this.em.query<Record<string, unknown>[]>(
+      `INSERT INTO execution_jobs (${NEW_JOB_COLUMNS.map(([k]) => columnOf(k)).join(', ')})
+       VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING RETURNING *`,
+      params,
+    );
+    const created = new Map(inserted.map((row) => [row['id'] as string, jobRecord(row)]));
+    const missing = rows.filter((r) => !created.has(r.id));
+    const existing = new Map<string, ExecutionJobRecord>();
+    if (missing.length) {
+      const found = await this.em.query<Record<string, unknown>[]>(
+        `SELECT j.* FROM execution_jobs j
+           JOIN unnest($1::uuid[], $2::text[]) AS k(organization_id, idempotency_key)
+             ON j.organization_id = k.organization_id AND j.idempotency_key = k.idempotency_key`,
+        [missing.map((r) => r.organizationId), missing.map((r) => r.idempotencyKey)],
+      );
+      for (const j of found.map(jobRecord)) existing.set(`${j.organizationId}/${j.idempotencyKey}`, j);
+    }
+    return rows.map((r) => {
+      const job = created.get(r.id);
+      if (job) return { job, created: true };
+      const first = existing.get(`${r.organizationId}/${r.idempotencyKey}`);
+      if (!first) throw new Error(`job ${r.id} was neither inserted nor found by its idempotency key`);
+      return { job: first, created: false };
     });
-    // ON CONFLICT on the partial unique index: a repeated idempotency key returns the first job
-    const res = await this.em
-      .createQueryBuilder()
-      .insert()
-      .into(ExecutionJobEntity)
-      .values(values as never)
-      .orIgnore()
-      .returning('*')
-      .execute();
-    const row = (res.raw as Record<string, unknown>[])[0];
-    if (row) return { job: jobRecord(row), created: true };
-    const existing = await this.em.findOneByOrFail(ExecutionJobEntity, {
-      organizationId: job.organizationId,
-      idempotencyKey: job.idempotencyKey ?? '',
-    });
-    return { job: plain<ExecutionJobRecord>(existing), created: false };
   }
 
   async findById(organizationId: string, id: string) {
@@ -125,6 +222,36 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
     return row ? jobRecord(row) : undefined;
   }
 
+  async transitionMany(changes: readonly JobTransitionChange[]) {
+    assertOnePerJob(changes);
+    // one statement per shape (target status, allowed statuses, fields set): a batch of events has a handful
+    const shapes = new Map<string, { keys: (keyof JobPatch)[]; changes: JobTransitionChange[] }>();
+    for (const c of changes) {
+      const keys = patchKeys(c.patch);
+      const shape = `${c.to}|${c.from.join(',')}|${keys.join(',')}`;
+      const group = shapes.get(shape) ?? { keys, changes: [] };
+      group.changes.push(c);
+      shapes.set(shape, group);
+    }
+    const moved: ExecutionJobRecord[] = [];
+    for (const { keys, changes: group } of shapes.values()) {
+      const cols = keys.map(columnOf);
+      const first = group[0]!;
+      const params: unknown[] = [first.to, first.from, group.map((c) => c.id), group.map((c) => c.attempt)];
+      for (const k of keys) params.push(group.map((c) => paramOf(k, c.patch[k])));
+      const arrays = keys.map((k, i) => `, $${i + 5}::${PATCH_TYPES[k]}[]`).join('');
+      // the same condition as transition(), row by row: a job whose (status, attempt) moved on is not touched
+      const rows = await this.em.query<[Record<string, unknown>[], number]>(
+        `UPDATE execution_jobs j SET status = $1${cols.map((c) => `, ${c} = v.${c}`).join('')}
+           FROM unnest($3::uuid[], $4::int[]${arrays}) AS v(id, attempt${cols.map((c) => `, ${c}`).join('')})
+          WHERE j.id = v.id AND j.attempt = v.attempt AND j.status = ANY($2::text[]) RETURNING j.*`,
+        params,
+      );
+      moved.push(...rows[0].map(jobRecord));
+    }
+    return moved;
+  }
+
   async requeue(id: string, attempt: number, from: readonly ExecutionJobStatus[], patch: JobPatch) {
     const a = assignments(patch, 4);
     const rows = await this.em.query<[Record<string, unknown>[], number]>(
@@ -164,6 +291,28 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
     return rows[1] > 0;
   }
 
+  async updateMany(changes: readonly JobLiveFieldsChange[]) {
+    if (!changes.length) return;
+    assertOnePerJob(changes);
+    // the same condition as update(); a change without progress keeps the stored one, missing usage adds 0
+    await this.em.query(
+      `UPDATE execution_jobs j SET progress = COALESCE(v.progress, j.progress),
+              prompt_tokens = j.prompt_tokens + v.add_prompt, completion_tokens = j.completion_tokens + v.add_completion,
+              cost_usd = j.cost_usd + v.add_cost
+         FROM unnest($1::uuid[], $2::int[], $3::real[], $4::int[], $5::int[], $6::numeric[])
+              AS v(id, attempt, progress, add_prompt, add_completion, add_cost)
+        WHERE j.id = v.id AND j.attempt = v.attempt AND j.status IN ('running', 'awaiting_approval', 'queued')`,
+      [
+        changes.map((c) => c.id),
+        changes.map((c) => c.attempt),
+        changes.map((c) => c.progress ?? null),
+        changes.map((c) => c.addPromptTokens ?? 0),
+        changes.map((c) => c.addCompletionTokens ?? 0),
+        changes.map((c) => c.addCostUsd ?? 0),
+      ],
+    );
+  }
+
   async activeOnWorkers(workerIds: readonly string[]) {
     if (!workerIds.length) return [];
     const rows = await this.em.query<Record<string, unknown>[]>(
@@ -179,6 +328,19 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
         WHERE j.status IN ('running', 'awaiting_approval') AND w.status IN ('lost', 'offline')
         LIMIT $1`,
       [limit],
+    );
+    return rows.map(jobRecord);
+  }
+
+  async queuedBefore(before: Date, after: { queuedAt: Date; id: string } | null, limit: number) {
+    // the (status, timeout_at) index narrows to the queued rows. The cursor is a JS Date: ordering and
+    // comparing at millisecond precision keeps a row from coming back on the next page.
+    const rows = await this.em.query<Record<string, unknown>[]>(
+      `SELECT * FROM execution_jobs
+        WHERE status = 'queued' AND queued_at < $1
+          AND ($2::timestamptz IS NULL OR (date_trunc('milliseconds', queued_at), id) > ($2::timestamptz, $3::uuid))
+        ORDER BY date_trunc('milliseconds', queued_at), id LIMIT $4`,
+      [before, after?.queuedAt ?? null, after?.id ?? null, limit],
     );
     return rows.map(jobRecord);
   }
@@ -200,13 +362,17 @@ class TypeormTargetRepository implements TargetRepository {
     const saved = await this.em.save(ExecutionTargetEntity, this.em.create(ExecutionTargetEntity, t));
     return plain<TargetRecord>(saved);
   }
+  // the reads on the submit and event paths are plain SQL: TypeORM's find builds and maps each query anew
   async findById(organizationId: string, id: string) {
-    const r = await this.em.findOneBy(ExecutionTargetEntity, { organizationId, id });
-    return r ? plain<TargetRecord>(r) : undefined;
+    const rows = await this.em.query<Record<string, unknown>[]>(
+      `SELECT * FROM execution_targets WHERE id = $1 AND organization_id = $2`,
+      [id, organizationId],
+    );
+    return rows[0] ? camelRow<TargetRecord>(rows[0]) : undefined;
   }
   async findByIdUnscoped(id: string) {
-    const r = await this.em.findOneBy(ExecutionTargetEntity, { id });
-    return r ? plain<TargetRecord>(r) : undefined;
+    const rows = await this.em.query<Record<string, unknown>[]>(`SELECT * FROM execution_targets WHERE id = $1`, [id]);
+    return rows[0] ? camelRow<TargetRecord>(rows[0]) : undefined;
   }
   list(organizationId: string, page: { limit: number; offset: number }) {
     return pageOf<ExecutionTargetEntity, TargetRecord>(
@@ -217,11 +383,12 @@ class TypeormTargetRepository implements TargetRepository {
     );
   }
   async activeForPool(organizationId: string, pool: string) {
-    const rows = await this.em.find(ExecutionTargetEntity, {
-      where: { organizationId, workerPool: pool, isActive: true },
-      order: { createdAt: 'ASC', id: 'ASC' },
-    });
-    return rows.map((r) => plain<TargetRecord>(r));
+    const rows = await this.em.query<Record<string, unknown>[]>(
+      `SELECT * FROM execution_targets WHERE organization_id = $1 AND worker_pool = $2 AND is_active
+        ORDER BY created_at, id`,
+      [organizationId, pool],
+    );
+    return rows.map((r) => camelRow<TargetRecord>(r));
   }
   async activePools() {
     const rows = await this.em.query<{ worker_pool: string }[]>(
@@ -243,22 +410,21 @@ class TypeormJobEventRepository implements JobEventRepository {
   constructor(private readonly em: EntityManager) {}
   async insertMany(events: readonly StoredJobEvent[]) {
     if (!events.length) return;
-    await this.em
-      .createQueryBuilder()
-      .insert()
-      .into(ExecutionJobEventEntity)
-      .values(
-        events.map((e) => ({
-          jobId: e.jobId,
-          organizationId: e.organizationId,
-          attempt: e.attempt,
-          streamId: e.streamId,
-          type: e.type,
-          data: e.data,
-        })) as never,
-      )
-      .orIgnore() // a redelivered stream entry is already stored
-      .execute();
+    // one statement with six array parameters, whatever the batch size (no per-row SQL to build);
+    // unnest keeps the order, so ids (what the logs API pages by) follow the stream order
+    await this.em.query(
+      `INSERT INTO execution_job_events (job_id, organization_id, attempt, stream_id, type, data)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::jsonb[])
+       ON CONFLICT DO NOTHING`, // a redelivered stream entry is already stored
+      [
+        events.map((e) => e.jobId),
+        events.map((e) => e.organizationId),
+        events.map((e) => e.attempt),
+        events.map((e) => e.streamId),
+        events.map((e) => e.type),
+        events.map((e) => JSON.stringify(e.data)),
+      ],
+    );
   }
   async list(
     organizationId: string,

@@ -73,6 +73,16 @@ describe('BullMQ execution queue (real Redis)', () => {
     expect((stats.counts['waiting'] ?? 0) + (stats.counts['prioritized'] ?? 0)).toBe(2);
   });
 
+  it('knows an attempt it holds, and not one never enqueued or removed', async () => {
+    const p = payload();
+    expect(await queue.has('default', p.job_id, 1)).toBe(false);
+    await queue.enqueue(p, { priority: 1 });
+    expect(await queue.has('default', p.job_id, 1)).toBe(true);
+    expect(await queue.has('default', p.job_id, 2)).toBe(false);
+    await queue.removeQueued('default', p.job_id, 1);
+    expect(await queue.has('default', p.job_id, 1)).toBe(false);
+  });
+
   it('removes a waiting attempt, and refuses to remove one a worker took', async () => {
     const waiting = payload();
     await queue.enqueue(waiting, { priority: 1 });

@@ -52,6 +52,11 @@ export class BullmqExecutionQueue implements JobQueue {
     }
   }
 
+  async has(pool: string, jobId: string, attempt: number): Promise<boolean> {
+    // getJob finds it in every state until removeOnComplete/removeOnFail drop it
+    return (await this.queue(pool).getJob(bullJobId(jobId, attempt))) !== undefined;
+  }
+
   /** Counts by state and the age of the oldest waiting job, per pool (admin API and metrics). */
   async stats(pool: string) {
     const q = this.queue(pool);

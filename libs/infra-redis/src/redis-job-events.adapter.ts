@@ -1,5 +1,5 @@
 import { type JobEvent, jobEventSchema } from '@agentfleet/contracts';
-import type { JobEventSink, JobSignals, StreamEntry } from '@agentfleet/execution';
+import type { AttemptEvidence, JobEventSink, JobSignals, StreamEntry } from '@agentfleet/execution';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './redis-keys';
 
@@ -175,6 +175,31 @@ export async function readJobStream(
     }
   }
   return out;
+}
+
+/**
+ * Whether an attempt wrote events to its job's stream: the dispatcher sweep's proof that it ran (or
+ * runs) somewhere. Newest entries first — the current attempt's are the last written — up to `scan`.
+ */
+export class RedisAttemptEvidence implements AttemptEvidence {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly scan = 1000,
+  ) {}
+
+  async ran(jobId: string, attempt: number): Promise<boolean> {
+    const entries = await this.redis.xrevrange(this.keys.jobEvents(jobId), '+', '-', 'COUNT', this.scan);
+    return entries.some(([, fields]) => {
+      try {
+        const a = (JSON.parse(field(fields, 'e') ?? '') as { attempt?: unknown }).attempt;
+        // a later attempt's events would mean this one is long over: not to be run either
+        return typeof a === 'number' && a >= attempt;
+      } catch {
+        return false;
+      }
+    });
+  }
 }
 
 /** Cancellation: a flag (for a worker that has not subscribed yet) and a broadcast (for the one running it). */

@@ -26,6 +26,8 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
   private running = false;
   private leader = false;
   private cycle: Promise<void> = Promise.resolve();
+  /** Date.now() before which no worker is declared lost (Redis just came back; see the constructor). */
+  private judgeLivenessFrom = 0;
 
   constructor(
     private readonly reap: ReapLostWorkersUseCase,
@@ -40,6 +42,20 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
       `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       env.AGENTFLEET_LEADER_LOCK_TTL_MS,
     );
+    // Redis restarted or failed over: the workers could not beat into it either, so every heartbeat
+    // is old through no fault of theirs. They get one grace period from the moment this replica sees
+    // Redis again before any is declared lost — else an outage longer than the grace period would
+    // hand back (and run again) every running job of the fleet.
+    let connectedBefore = redis.status === 'ready';
+    redis.on('ready', () => {
+      if (connectedBefore) {
+        this.judgeLivenessFrom = Date.now() + env.AGENTFLEET_WORKER_GRACE_PERIOD_MS;
+        this.logger.warn(
+          `Redis is back: no worker is declared lost for ${env.AGENTFLEET_WORKER_GRACE_PERIOD_MS} ms while they reconnect`,
+        );
+      }
+      connectedBefore = true;
+    });
   }
 
   get isLeader(): boolean {
@@ -77,7 +93,10 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
       this.leader = leader;
       if (!leader) return;
       const started = performance.now();
-      const r = await this.reap.execute();
+      const r =
+        Date.now() < this.judgeLivenessFrom
+          ? { lost: [], recovered: [], stopped: [] }
+          : await this.reap.execute();
       const ms = performance.now() - started;
       for (const w of r.lost)
         this.logger.warn({

@@ -97,6 +97,8 @@ export class JobEventConsumerService implements OnApplicationBootstrap, OnApplic
       try {
         await this.persist.execute(entries);
         await this.consumer.ack(entries.map((e) => e.firehoseId));
+        if (attempt > 0)
+          this.logger.log(`persisted ${entries.length} job events after ${attempt} failed attempts`);
         return;
       } catch (e) {
         if (!this.running) return; // left pending: another replica (or the next start) claims them

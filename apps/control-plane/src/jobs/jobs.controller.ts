@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Logger, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createJobSchema, listJobsQuerySchema } from '@agentfleet/contracts';
 import type { Principal } from '@agentfleet/domain';
@@ -25,6 +25,8 @@ class EventsQueryDto extends createZodDto(z.strictObject({ after: streamIdSchema
 @ApiBearerAuth()
 @Controller('api/v1/jobs')
 export class JobsController {
+  private readonly logger = new Logger('jobs');
+
   constructor(
     private readonly submit: SubmitJobUseCase,
     private readonly jobs: ManageJobsUseCase,
@@ -44,6 +46,13 @@ export class JobsController {
     @Res({ passthrough: true }) res: Response,
   ) {
     const r = await this.submit.execute(p, body, ip);
+    if (r.enqueueError) {
+      this.logger.warn({
+        job_id: r.job.id,
+        organization_id: p.organizationId,
+        msg: `job accepted but not enqueued (${r.enqueueError}); the dispatcher sweep will enqueue it`,
+      });
+    }
     res.status(r.created ? 201 : 200);
     return r.job;
   }
