@@ -38,7 +38,7 @@ import {
   machine,
   percentile,
   printGoal,
-  round,
+  roundDeep,
   sleep,
   summarize,
   writeResult,
@@ -245,17 +245,6 @@ function phaseFigures(from: Mark, to: Mark, fin: SimFinish): PhaseFigures {
     beat_latency_ms: { p50: lat.p50, p99: lat.p99, max: lat.max },
     simulator_event_loop_delay_ms: fin.eventLoopDelayMs,
   };
-}
-
-function roundDeep<T>(v: T): T {
-  if (typeof v === 'number') return round(v, 3) as T;
-  if (Array.isArray(v)) return v.map((x) => roundDeep(x as unknown)) as T;
-  if (v && typeof v === 'object' && !(v instanceof Date)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = roundDeep(x as unknown);
-    return out as T;
-  }
-  return v;
 }
 
 // ---------------------------------------------------------------------------------------------------

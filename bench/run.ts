@@ -14,6 +14,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
     description: '2,000 simulated workers on the real heartbeat code; reaper cycle time and detection delay',
     load: () => import('./fleet.bench'),
   },
+  execution: {
+    description:
+      'no-op jobs through API → PostgreSQL → queue → worker → stream → PostgreSQL vs raw BullMQ; latency; Docker run vs raw dockerode',
+    load: () => import('./execution.bench'),
+  },
 };
 
 /** BSD sysexits EX_USAGE. */

@@ -30,6 +30,18 @@ export function round(v: number, digits = 2): number | null {
   return Math.round(v * f) / f;
 }
 
+/** Rounds every number of a result tree to 3 decimals for the JSON file. */
+export function roundDeep<T>(v: T): T {
+  if (typeof v === 'number') return round(v, 3) as T;
+  if (Array.isArray(v)) return v.map((x) => roundDeep(x as unknown)) as T;
+  if (v && typeof v === 'object' && !(v instanceof Date)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = roundDeep(x as unknown);
+    return out as T;
+  }
+  return v;
+}
+
 export function fmt(v: number | null | undefined, digits = 2): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return 'n/a';
   return v.toFixed(digits);

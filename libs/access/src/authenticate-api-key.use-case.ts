@@ -24,7 +24,9 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 export class AuthenticateApiKeyUseCase {
   private readonly lookups = new Batcher<string, ApiKeyRecord | undefined>(
     async (prefixes) => {
-      const found = new Map((await this.apiKeys.findManyByPrefix([...new Set(prefixes)])).map((k) => [k.prefix, k]));
+      const found = new Map(
+        (await this.apiKeys.findManyByPrefix([...new Set(prefixes)])).map((k) => [k.prefix, k]),
+      );
       return prefixes.map((p) => found.get(p));
     },
     { maxBatch: 64, concurrency: 2 },

@@ -38,7 +38,8 @@ export class Batcher<I, O> {
             batch.forEach((b, i) => {
               const r = results[i];
               if (r instanceof Error) b.reject(r);
-              else if (results.length !== batch.length) b.reject(new Error('Batcher: one result per item expected'));
+              else if (results.length !== batch.length)
+                b.reject(new Error('Batcher: one result per item expected'));
               else b.resolve(r as O);
             }),
           (e: unknown) => batch.forEach((b) => b.reject(e)),

@@ -25,14 +25,7 @@ export function transitionFrom(t: JobTransition): readonly ExecutionJobStatus[] 
   return FROM[t];
 }
 
-const TERMINAL = new Set<ExecutionJobStatus>([
-  'completed',
-  'failed',
-  'oom',
-  'failed_circuit_open',
-  'timed_out',
-  'cancelled',
-]);
+const TERMINAL = new Set<ExecutionJobStatus>(TERMINAL_JOB_STATUSES);
 export function isTerminal(s: ExecutionJobStatus): boolean {
   return TERMINAL.has(s);
 }

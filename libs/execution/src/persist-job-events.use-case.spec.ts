@@ -52,7 +52,12 @@ function job(n: number, over: Partial<ExecutionJobRecord> = {}): ExecutionJobRec
   } as ExecutionJobRecord;
 }
 
-const base = (j: ExecutionJobRecord, attempt = j.attempt) => ({ v: 1 as const, job_id: j.id, attempt, at: AT });
+const base = (j: ExecutionJobRecord, attempt = j.attempt) => ({
+  v: 1 as const,
+  job_id: j.id,
+  attempt,
+  at: AT,
+});
 const started = (j: ExecutionJobRecord, attempt?: number): JobEvent => ({
   ...base(j, attempt),
   type: 'started',
@@ -71,7 +76,11 @@ const finished = (j: ExecutionJobRecord, status: 'completed' | 'failed', attempt
   peak_memory_mb: null,
   memory_limit_mb: 128,
 });
-const progress = (j: ExecutionJobRecord, p: number): JobEvent => ({ ...base(j), type: 'progress', progress: p });
+const progress = (j: ExecutionJobRecord, p: number): JobEvent => ({
+  ...base(j),
+  type: 'progress',
+  progress: p,
+});
 const usage = (j: ExecutionJobRecord, prompt: number, completion: number, cost?: number): JobEvent => ({
   ...base(j),
   type: 'usage',
@@ -95,7 +104,10 @@ function setup(jobs: ExecutionJobRecord[]) {
   const enqueued: ExecutionRunPayload[] = [];
   const statements = { transitionMany: 0, updateMany: 0, requeue: 0 };
   const apply = (j: ExecutionJobRecord, patch: JobPatch) => Object.assign(j, patch);
-  const target = { id: TARGET, capacity: { max_memory_mb: 1024, max_cpu: 2, max_concurrent: 4 } } as TargetRecord;
+  const target = {
+    id: TARGET,
+    capacity: { max_memory_mb: 1024, max_cpu: 2, max_concurrent: 4 },
+  } as TargetRecord;
   const repos = {
     jobs: {
       async findManyUnscoped(ids: readonly string[]) {
@@ -169,7 +181,12 @@ describe('PersistJobEventsUseCase', () => {
     const r = await s.uc.execute(batch);
     expect(r).toMatchObject({ accepted: 4, dropped: 0, retried: [] });
     expect(r.finished.map((j) => j.status)).toEqual(['completed']);
-    expect(s.rows.get(a.id)).toMatchObject({ status: 'completed', progress: 1, workerId: WORKER, exitCode: 0 });
+    expect(s.rows.get(a.id)).toMatchObject({
+      status: 'completed',
+      progress: 1,
+      workerId: WORKER,
+      exitCode: 0,
+    });
     expect(s.stored.map((e) => e.streamId)).toEqual(batch.map((e) => e.streamId));
   });
 
@@ -247,7 +264,12 @@ describe('PersistJobEventsUseCase', () => {
       s.entries([progress(a, 0.2), usage(a, 10, 5), log(a, 'x'), progress(a, 0.5), usage(a, 1, 1, 0.25)]),
     );
     expect(s.statements.updateMany).toBe(1);
-    expect(s.rows.get(a.id)).toMatchObject({ progress: 0.5, promptTokens: 11, completionTokens: 6, costUsd: '0.25' });
+    expect(s.rows.get(a.id)).toMatchObject({
+      progress: 0.5,
+      promptTokens: 11,
+      completionTokens: 6,
+      costUsd: '0.25',
+    });
   });
 
   it('re-queues a failed attempt with retries left, enqueues it after the commit, and follows the new attempt', async () => {

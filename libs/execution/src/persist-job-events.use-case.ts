@@ -151,7 +151,11 @@ class Batch {
             break;
           }
           const start = startChange(s.job, s.start);
-          transitions.push({ ...start, to: s.finish.status, patch: { ...start.patch, ...finishChange(s.job, s.finish).patch } });
+          transitions.push({
+            ...start,
+            to: s.finish.status,
+            patch: { ...start.patch, ...finishChange(s.job, s.finish).patch },
+          });
           finishing.add(s.job.id);
           combined.set(s.job.id, s.finishAt);
           break;
@@ -351,7 +355,9 @@ function startChange(job: ExecutionJobRecord, event: Started): JobTransitionChan
 }
 
 function fromOf(event: Finished) {
-  return event.status === 'failed_circuit_open' ? transitionFrom('fail_circuit_open') : transitionFrom('finish');
+  return event.status === 'failed_circuit_open'
+    ? transitionFrom('fail_circuit_open')
+    : transitionFrom('finish');
 }
 
 function finishChange(job: ExecutionJobRecord, event: Finished): JobTransitionChange {

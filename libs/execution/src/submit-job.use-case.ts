@@ -159,9 +159,16 @@ export class SubmitJobUseCase {
       accepted = await this.store(items);
     } catch (e) {
       if (items.length === 1) throw e;
-      accepted = [];
-      for (const it of items)
-        accepted.push(await this.store([it]).then((r) => r[0]!, (err: unknown) => asError(err)));
+      // each alone, so that only a faulty one fails; at once, so that when the database itself is away
+      // the batch fails in one connection timeout rather than one per submission
+      accepted = await Promise.all(
+        items.map((it) =>
+          this.store([it]).then(
+            (r) => r[0]!,
+            (err: unknown) => asError(err),
+          ),
+        ),
+      );
     }
     // enqueued after the commit: a worker never sees a job the database does not have. Once committed
     // the job is accepted: if the enqueue fails (Redis away) or this process dies in between, the
@@ -242,7 +249,8 @@ export class SubmitJobUseCase {
     }
     const engineId = await this.resolveEngine(reads, principal.organizationId, input);
     // read once when the pool chose the target; within this transaction the list is the same
-    const poolTargets = known ?? (await reads.targets.activeForPool(principal.organizationId, target.workerPool));
+    const poolTargets =
+      known ?? (await reads.targets.activeForPool(principal.organizationId, target.workerPool));
     return {
       submission,
       target,

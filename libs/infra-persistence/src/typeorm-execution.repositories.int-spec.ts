@@ -92,7 +92,13 @@ describe('execution job repository, multi-row statements', () => {
     const at = new Date('2026-01-01T00:00:00Z');
     const moved = await uow.run((r) =>
       r.jobs.transitionMany([
-        { id: a!.job.id, attempt: 1, from: ['queued'], to: 'running', patch: { startedAt: at, containerId: 'x' } },
+        {
+          id: a!.job.id,
+          attempt: 1,
+          from: ['queued'],
+          to: 'running',
+          patch: { startedAt: at, containerId: 'x' },
+        },
         { id: b!.job.id, attempt: 2, from: ['queued'], to: 'running', patch: { startedAt: at } },
         { id: c!.job.id, attempt: 1, from: ['queued'], to: 'running', patch: { startedAt: at } },
       ]),
@@ -110,7 +116,12 @@ describe('execution job repository, multi-row statements', () => {
         },
       ]),
     );
-    expect(done[0]).toMatchObject({ status: 'completed', result: { answer: [42] }, progress: 1, exitCode: 0 });
+    expect(done[0]).toMatchObject({
+      status: 'completed',
+      result: { answer: [42] },
+      progress: 1,
+      exitCode: 0,
+    });
     await expect(
       uow.run((r) =>
         r.jobs.transitionMany([
@@ -123,7 +134,9 @@ describe('execution job repository, multi-row statements', () => {
 
   it('updateMany sets progress and adds usage for the current attempt of live jobs only', async () => {
     const [a, b] = await uow.run((r) => r.jobs.createMany([newJob(), newJob()]));
-    await uow.run((r) => r.jobs.updateMany([{ id: a!.job.id, attempt: 1, addPromptTokens: 5, addCostUsd: 0.5 }]));
+    await uow.run((r) =>
+      r.jobs.updateMany([{ id: a!.job.id, attempt: 1, addPromptTokens: 5, addCostUsd: 0.5 }]),
+    );
     await uow.run((r) =>
       r.jobs.updateMany([
         { id: a!.job.id, attempt: 1, progress: 0.25, addPromptTokens: 1, addCompletionTokens: 2 },
@@ -132,7 +145,12 @@ describe('execution job repository, multi-row statements', () => {
     );
     const [ra, rb] = await uow.run((r) => r.jobs.findManyUnscoped([a!.job.id, b!.job.id]));
     const byId = new Map([ra!, rb!].map((j) => [j.id, j]));
-    expect(byId.get(a!.job.id)).toMatchObject({ progress: 0.25, promptTokens: 6, completionTokens: 2, costUsd: '0.500000' });
+    expect(byId.get(a!.job.id)).toMatchObject({
+      progress: 0.25,
+      promptTokens: 6,
+      completionTokens: 2,
+      costUsd: '0.500000',
+    });
     expect(byId.get(b!.job.id)).toMatchObject({ progress: 0 });
   });
 
@@ -144,12 +162,26 @@ describe('execution job repository, multi-row statements', () => {
       organizationId: org,
       attempt: 1,
       type: 'log',
-      data: { v: 1, job_id: a!.job.id, attempt: 1, at: 'now', type: 'log', stream: 'stdout', level: 'info', message },
+      data: {
+        v: 1,
+        job_id: a!.job.id,
+        attempt: 1,
+        at: 'now',
+        type: 'log',
+        stream: 'stdout',
+        level: 'info',
+        message,
+      },
     });
     await uow.run((r) => r.events.insertMany([ev('1-0', 'first'), ev('1-1', 'sec"ond'), ev('1-2', 'third')]));
     await uow.run((r) => r.events.insertMany([ev('1-1', 'again'), ev('1-3', 'fourth')]));
     const list = await uow.run((r) => r.events.list(org, a!.job.id, null, 10));
-    expect(list.map((e) => (e.data as { message: string }).message)).toEqual(['first', 'sec"ond', 'third', 'fourth']);
+    expect(list.map((e) => (e.data as { message: string }).message)).toEqual([
+      'first',
+      'sec"ond',
+      'third',
+      'fourth',
+    ]);
   });
 });
 

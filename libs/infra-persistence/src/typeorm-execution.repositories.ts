@@ -17,7 +17,7 @@ import type {
   TargetRepository,
 } from '@agentfleet/execution';
 import type { EntityManager } from 'typeorm';
-import { ExecutionEngineEntity, ExecutionJobEntity, ExecutionJobEventEntity, ExecutionTargetEntity } from './entities';
+import { ExecutionEngineEntity, ExecutionJobEntity, ExecutionTargetEntity } from './entities';
 import { camelRow, pageOf, plain } from './row-mapping';
 import { TypeormAuditLogRepository } from './typeorm-audit.repository';
 
@@ -130,7 +130,13 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
     if (!jobs.length) return [];
     const queuedAt = new Date();
     // ids made here, so that each inserted row is matched to its input without relying on RETURNING order
-    const rows: NewJobRow[] = jobs.map((j) => ({ ...j, id: randomUUID(), status: 'queued', attempt: 1, queuedAt }));
+    const rows: NewJobRow[] = jobs.map((j) => ({
+      ...j,
+      id: randomUUID(),
+      status: 'queued',
+      attempt: 1,
+      queuedAt,
+    }));
     const params: unknown[] = [];
     const tuples = rows.map(
       (r) =>
@@ -371,7 +377,10 @@ class TypeormTargetRepository implements TargetRepository {
     return rows[0] ? camelRow<TargetRecord>(rows[0]) : undefined;
   }
   async findByIdUnscoped(id: string) {
-    const rows = await this.em.query<Record<string, unknown>[]>(`SELECT * FROM execution_targets WHERE id = $1`, [id]);
+    const rows = await this.em.query<Record<string, unknown>[]>(
+      `SELECT * FROM execution_targets WHERE id = $1`,
+      [id],
+    );
     return rows[0] ? camelRow<TargetRecord>(rows[0]) : undefined;
   }
   list(organizationId: string, page: { limit: number; offset: number }) {

@@ -254,6 +254,8 @@ describe('DockerRuntime (real Docker Engine)', () => {
       NanoCpus: 250_000_000,
       PidsLimit: 32,
     });
+    // not in dockerode's inspect typings, but in the engine's answer
+    expect((info.Config as { NetworkDisabled?: boolean }).NetworkDisabled).toBe(true);
     expect(info.HostConfig.SecurityOpt).toContain('no-new-privileges');
     expect(Object.keys(info.HostConfig.Tmpfs ?? {})).toEqual(['/tmp']);
     expect(info.Config.User).toBe('65534:65534');

@@ -1,0 +1,939 @@
+/**
+ * Execution benchmark (`npm run bench -- execution`).
+ *
+ * a) Throughput: no-op jobs through the whole path — HTTP POST /api/v1/jobs to the real control plane
+ *    (a child process on a fresh migrated database) → PostgreSQL → BullMQ → the real worker process
+ *    (process runtime, no-op command `["agentfleet:noop"]`) → its Redis event stream → the control
+ *    plane's event consumer → PostgreSQL — done when the rows say `completed` (a COUNT query).
+ *    Baseline: plain BullMQ Queue.add + a Worker with an empty processor (a process of its own) on the
+ *    same Redis, same job count, same number of concurrent submitters, same concurrency.
+ * b) Enqueue→start latency at a paced 100 jobs/s: ours from the POST returning (the job is committed
+ *    and enqueued) to its `started_at` (stamped by the worker when the runtime started it); raw from
+ *    add() returning (the job is in Redis) to the processor being called. Both on Date.now().
+ * c) One Docker job (`node -e 0` in agentfleet/agent-runtime:dev) through DockerRuntime.run() vs raw
+ *    dockerode create/start/wait/remove of the same image and command, interleaved; median wall time.
+ *
+ * Also: CPU per process and per job, PostgreSQL rows written and transactions per job, the event
+ * consumer's batch sizes (events per persist transaction) and lag. A measurement, not a test: goals
+ * are printed MET or MISSED and written with every figure to bench/results/execution.json.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import Docker from 'dockerode';
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
+import { JOB_CATALOG } from '@agentfleet/contracts';
+import type { RunSpec } from '@agentfleet/execution';
+import { bullConnection } from '@agentfleet/infra-queue';
+import { RedisKeys } from '@agentfleet/infra-redis';
+import { DockerRuntime, NOOP_COMMAND } from '@agentfleet/infra-runtime';
+import { TEST_REDIS_URL } from '@agentfleet/testing';
+import {
+  BENCH_APPLICATION_NAME,
+  type Stack,
+  machineCpuMs,
+  processCpuMs,
+  startStack,
+} from './execution-stack';
+import type { RawWorkerInit, RawWorkerMessage, RawWorkerRequest } from './execution-raw.worker';
+import {
+  type GoalResult,
+  fmt,
+  machine,
+  percentile,
+  printGoal,
+  roundDeep,
+  sleep,
+  summarize,
+  writeResult,
+} from './support';
+
+const CONFIG = {
+  /** Jobs run first on each side and not measured (JIT, pools, connections). */
+  warmupJobs: 500,
+  throughputJobs: 10_000,
+  /** Concurrent submitters (HTTP requests in flight / add() calls in flight), one keep-alive socket each. */
+  submitters: 32,
+  /** AGENTFLEET_WORKER_SLOTS of our worker (and its token's max_concurrent_tasks); the raw Worker's concurrency. */
+  workerSlots: 256,
+  latencyRatePerS: 100,
+  latencySeconds: 20,
+  dockerRuns: 10,
+  dockerImage: 'agentfleet/agent-runtime:dev',
+  /** Both processes at warn: at info the worker logs two lines per job and the control plane one per request. */
+  logLevel: 'warn',
+  /** How often completion is polled (a COUNT over execution_jobs; its cost is reported on its own). */
+  pollMs: 100,
+  sampleMs: 200,
+  phaseTimeoutMs: 120_000,
+} as const;
+
+const GOAL_JOBS_PER_S = 1_000;
+const GOAL_RATIO_STRETCH = 0.3;
+const GOAL_LATENCY_P99_RATIO = 2;
+const GOAL_DOCKER_RATIO = 1.15;
+
+const RUN = JOB_CATALOG['execution.run'];
+const FAILED_STATUSES = ['failed', 'oom', 'failed_circuit_open', 'timed_out', 'cancelled'];
+
+// --- CPU accounting ----------------------------------------------------------------------------------
+
+interface CpuMark {
+  at: number;
+  machine: { busy: number; total: number };
+  redisMs: number;
+  self: number;
+  procs: Record<string, number | undefined>;
+  /** PostgreSQL backends of the stack's database: the stack's own, and the bench's (its polling). */
+  pg: { stack: Map<number, number>; bench: Map<number, number> };
+}
+
+async function redisCpuMs(r: Redis): Promise<number> {
+  const info = await r.info('cpu');
+  const v = (name: string) => Number(new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1] ?? Number.NaN);
+  return (v('used_cpu_sys') + v('used_cpu_user')) * 1000;
+}
+
+async function cpuMark(
+  redis: Redis,
+  procs: Record<string, number | undefined>,
+  stack?: Stack,
+): Promise<CpuMark> {
+  const pg = { stack: new Map<number, number>(), bench: new Map<number, number>() };
+  if (stack) {
+    const rows = await stack.query<{ pid: number; application_name: string }>(
+      'SELECT pid, application_name FROM pg_stat_activity WHERE datname = current_database()',
+    );
+    for (const { pid, application_name } of rows) {
+      const ms = processCpuMs(pid);
+      if (ms !== undefined) (application_name === BENCH_APPLICATION_NAME ? pg.bench : pg.stack).set(pid, ms);
+    }
+  }
+  const u = process.cpuUsage();
+  return {
+    at: performance.now(),
+    machine: machineCpuMs(),
+    redisMs: await redisCpuMs(redis),
+    self: (u.user + u.system) / 1000,
+    procs: Object.fromEntries(
+      Object.entries(procs).map(([k, pid]) => [k, pid ? processCpuMs(pid) : undefined]),
+    ),
+    pg,
+  };
+}
+
+interface CpuFigures {
+  window_s: number;
+  /** CPU ms per job, per process (or group of processes). */
+  ms_per_job: Record<string, number>;
+  /** % of one core, per process. */
+  percent_of_core: Record<string, number>;
+  machine_busy_percent_of_all_cores: number;
+}
+
+function cpuFigures(a: CpuMark, b: CpuMark, jobs: number, selfLabel: string): CpuFigures {
+  const windowMs = b.at - a.at;
+  const used: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b.procs)) {
+    const before = a.procs[k];
+    if (v !== undefined && before !== undefined) used[k] = v - before;
+  }
+  const delta = (x: Map<number, number>, y: Map<number, number>) => {
+    let ms = 0;
+    for (const [pid, v] of y) ms += v - (x.get(pid) ?? 0);
+    return ms;
+  };
+  if (b.pg.stack.size) used['PostgreSQL (stack backends)'] = delta(a.pg.stack, b.pg.stack);
+  used['Redis (server-wide)'] = b.redisMs - a.redisMs;
+  used[selfLabel] = b.self - a.self;
+  if (b.pg.bench.size) used['PostgreSQL (bench polling)'] = delta(a.pg.bench, b.pg.bench);
+  const pct: Record<string, number> = {};
+  const perJob: Record<string, number> = {};
+  for (const [k, v] of Object.entries(used)) {
+    pct[k] = (v / windowMs) * 100;
+    perJob[k] = v / jobs;
+  }
+  return {
+    window_s: windowMs / 1000,
+    ms_per_job: perJob,
+    percent_of_core: pct,
+    machine_busy_percent_of_all_cores:
+      ((b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total)) * 100,
+  };
+}
+
+// --- driving ------------------------------------------------------------------------------------------
+
+/** Runs `n` tasks with `concurrency` loops; resolves when all are done. */
+async function inParallel(n: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, n) }, async () => {
+      while (next < n) await task(next++);
+    }),
+  );
+}
+
+/** Calls `task(i)` at t0 + i/rate (open loop: a slow call does not delay the next); resolves when all are done. */
+async function paced(n: number, ratePerS: number, task: (i: number) => Promise<void>): Promise<void> {
+  const t0 = performance.now();
+  const running: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    const wait = t0 + (i * 1000) / ratePerS - performance.now();
+    if (wait > 0) await sleep(wait);
+    running.push(task(i));
+  }
+  await Promise.all(running);
+}
+
+async function pollUntil(what: string, check: () => Promise<boolean>): Promise<number> {
+  const deadline = performance.now() + CONFIG.phaseTimeoutMs;
+  for (;;) {
+    if (await check()) return performance.now();
+    if (performance.now() > deadline)
+      throw new Error(`timed out after ${CONFIG.phaseTimeoutMs} ms waiting for ${what}`);
+    await sleep(CONFIG.pollMs);
+  }
+}
+
+/** Samples a figure every `everyMs` until stopped; returns the samples. */
+function sampler<T>(everyMs: number, sample: () => Promise<T>) {
+  const samples: T[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        samples.push(await sample());
+      } catch {
+        // a missed sample
+      }
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    async stop(): Promise<T[]> {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
+}
+
+// --- our path --------------------------------------------------------------------------------------------
+
+async function completedCount(stack: Stack): Promise<number> {
+  return (
+    await stack.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM execution_jobs WHERE status = 'completed'`,
+    )
+  )[0]!.n;
+}
+
+/** Jobs that ended otherwise: a failure would keep the completed count from ever reaching its target. */
+async function failedCount(stack: Stack): Promise<number> {
+  return (
+    await stack.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM execution_jobs WHERE status = ANY($1::text[])`,
+      [FAILED_STATUSES],
+    )
+  )[0]!.n;
+}
+
+/** Polls until `target` more jobs than `before` are completed; checks for failed ones every second. */
+async function untilCompleted(stack: Stack, before: number, target: () => number, ready: () => boolean) {
+  let polls = 0;
+  return pollUntil('the jobs to complete', async () => {
+    if (++polls % 10 === 0 && (await failedCount(stack)) > 0)
+      throw new Error(`jobs ended other than completed:\n${stack.worker.output().slice(-2000)}`);
+    return ready() && (await completedCount(stack)) - before >= target();
+  });
+}
+
+class Submitter {
+  refused = 0;
+  firstRefusal: string | undefined;
+  constructor(private readonly stack: Stack) {}
+
+  /** POSTs one no-op job; its id, or undefined when refused. */
+  async submit(tag: string): Promise<string | undefined> {
+    const r = await this.stack.http.send('POST', '/api/v1/jobs', this.stack.adminKey, {
+      command: [NOOP_COMMAND],
+      memory_limit_mb: 64,
+      metadata: { bench: tag },
+    });
+    if (r.status === 201) return (r.body as { id: string }).id;
+    this.refused++;
+    this.firstRefusal ??= `${r.status} ${JSON.stringify(r.body).slice(0, 300)}`;
+    return undefined;
+  }
+}
+
+interface Sample {
+  lag: number;
+  pending: number;
+  queued: number;
+}
+
+async function oursThroughput(stack: Stack, redis: Redis, n: number, tag: string) {
+  const sub = new Submitter(stack);
+  const before = await completedCount(stack);
+  const keys = new RedisKeys(stack.redis.prefix);
+  const q = new Queue(RUN.queue('default'), {
+    connection: bullConnection(TEST_REDIS_URL),
+    prefix: `${stack.redis.prefix}bull`,
+  });
+  q.on('error', () => undefined);
+  const samples = sampler<Sample>(CONFIG.sampleMs, async () => {
+    const g = ((await redis.xinfo('GROUPS', keys.jobEventsFirehose())) as unknown[][])[0] ?? [];
+    const field = (name: string) => Number(g[g.indexOf(name) + 1] ?? 0);
+    const c = await q.getJobCounts('waiting', 'prioritized');
+    return {
+      lag: field('lag'),
+      pending: field('pending'),
+      queued: (c['waiting'] ?? 0) + (c['prioritized'] ?? 0),
+    };
+  });
+  const procs = { 'control plane': stack.controlPlane.proc.pid, worker: stack.worker.proc.pid };
+  const c0 = await cpuMark(redis, procs, stack);
+  const t0 = performance.now();
+  let submittedAt: number | undefined;
+  const submitting = inParallel(n, CONFIG.submitters, async () => {
+    await sub.submit(tag);
+  }).then(() => (submittedAt = performance.now()));
+  const doneAt = await untilCompleted(
+    stack,
+    before,
+    () => n - sub.refused,
+    () => submittedAt !== undefined,
+  );
+  await submitting;
+  const c1 = await cpuMark(redis, procs, stack);
+  const s = await samples.stop();
+  await q.close();
+  const completed = (await completedCount(stack)) - before;
+  return {
+    jobs: n,
+    completed,
+    refused: sub.refused,
+    first_refusal: sub.firstRefusal ?? null,
+    seconds: (doneAt - t0) / 1000,
+    jobs_per_s: completed / ((doneAt - t0) / 1000),
+    submits_per_s: n / ((submittedAt! - t0) / 1000),
+    max_queue_depth: Math.max(0, ...s.map((x) => x.queued)),
+    max_consumer_lag_entries: Math.max(0, ...s.map((x) => x.lag)),
+    max_consumer_pending_entries: Math.max(0, ...s.map((x) => x.pending)),
+    cpu: cpuFigures(c0, c1, completed, 'bench process (submitters)'),
+  };
+}
+
+async function oursLatency(stack: Stack, n: number, ratePerS: number) {
+  const sub = new Submitter(stack);
+  const sent = new Map<string, { sentAt: number; returnedAt: number }>();
+  const before = await completedCount(stack);
+  await paced(n, ratePerS, async () => {
+    const sentAt = Date.now();
+    const id = await sub.submit('latency');
+    if (id) sent.set(id, { sentAt, returnedAt: Date.now() });
+  });
+  await untilCompleted(
+    stack,
+    before,
+    () => sent.size,
+    () => true,
+  );
+  const rows = await stack.query<{ id: string; started_at: Date }>(
+    'SELECT id, started_at FROM execution_jobs WHERE id = ANY($1::uuid[])',
+    [[...sent.keys()]],
+  );
+  const fromReturn: number[] = [];
+  const fromSend: number[] = [];
+  const submit: number[] = [];
+  for (const r of rows) {
+    const s = sent.get(r.id)!;
+    fromReturn.push(r.started_at.getTime() - s.returnedAt);
+    fromSend.push(r.started_at.getTime() - s.sentAt);
+    submit.push(s.returnedAt - s.sentAt);
+  }
+  return {
+    jobs: n,
+    refused: sub.refused,
+    enqueue_to_start_ms: summarize(fromReturn),
+    request_to_start_ms: summarize(fromSend),
+    submit_round_trip_ms: summarize(submit),
+  };
+}
+
+// --- raw BullMQ ------------------------------------------------------------------------------------------
+
+class RawWorker {
+  private readonly child: ChildProcess;
+  private readonly waiters: ((m: RawWorkerMessage) => void)[] = [];
+  private readonly exited: Promise<void>;
+
+  constructor(init: RawWorkerInit) {
+    this.child = fork(join(__dirname, 'execution-raw.worker.js'), [], {
+      env: { PATH: process.env['PATH'] ?? '', AF_BENCH_RAW: JSON.stringify(init) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (m: RawWorkerMessage) => this.waiters.shift()?.(m));
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+  }
+
+  get pid() {
+    return this.child.pid;
+  }
+
+  private next(): Promise<RawWorkerMessage | undefined> {
+    return Promise.race([
+      new Promise<RawWorkerMessage>((resolve) => this.waiters.push(resolve)),
+      this.exited.then(() => undefined),
+    ]);
+  }
+
+  async ready(): Promise<void> {
+    if ((await this.next())?.kind !== 'ready') throw new Error('the raw BullMQ worker did not start');
+  }
+
+  async starts(): Promise<Map<string, number>> {
+    const reply = this.next();
+    this.child.send({ cmd: 'starts' } satisfies RawWorkerRequest);
+    const m = await reply;
+    return new Map(m?.kind === 'starts' ? m.starts : []);
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    if (this.child.connected) this.child.send({ cmd: 'close' } satisfies RawWorkerRequest);
+    else this.child.kill('SIGTERM');
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+async function rawThroughput(q: Queue, worker: RawWorker, redis: Redis, n: number) {
+  const before = await q.getCompletedCount();
+  const procs = { 'raw BullMQ worker': worker.pid };
+  const c0 = await cpuMark(redis, procs);
+  const t0 = performance.now();
+  let addedAt: number | undefined;
+  const adding = inParallel(n, CONFIG.submitters, async (i) => {
+    await q.add('noop', { i });
+  }).then(() => (addedAt = performance.now()));
+  const doneAt = await pollUntil(
+    'the raw jobs to complete',
+    async () => addedAt !== undefined && (await q.getCompletedCount()) - before >= n,
+  );
+  await adding;
+  const c1 = await cpuMark(redis, procs);
+  return {
+    jobs: n,
+    seconds: (doneAt - t0) / 1000,
+    jobs_per_s: n / ((doneAt - t0) / 1000),
+    adds_per_s: n / ((addedAt! - t0) / 1000),
+    cpu: cpuFigures(c0, c1, n, 'bench process (adders)'),
+  };
+}
+
+async function rawLatency(q: Queue, worker: RawWorker, n: number, ratePerS: number) {
+  const sent = new Map<string, { sentAt: number; returnedAt: number }>();
+  const before = await q.getCompletedCount();
+  await paced(n, ratePerS, async (i) => {
+    const sentAt = Date.now();
+    const job = await q.add('noop', { i, timed: true });
+    sent.set(job.id ?? '', { sentAt, returnedAt: Date.now() });
+  });
+  await pollUntil('the paced raw jobs to complete', async () => (await q.getCompletedCount()) - before >= n);
+  const starts = await worker.starts();
+  const fromReturn: number[] = [];
+  const fromSend: number[] = [];
+  const add: number[] = [];
+  for (const [id, s] of sent) {
+    const startedAt = starts.get(id);
+    if (startedAt === undefined) continue;
+    fromReturn.push(startedAt - s.returnedAt);
+    fromSend.push(startedAt - s.sentAt);
+    add.push(s.returnedAt - s.sentAt);
+  }
+  return {
+    jobs: n,
+    enqueue_to_start_ms: summarize(fromReturn),
+    request_to_start_ms: summarize(fromSend),
+    add_round_trip_ms: summarize(add),
+  };
+}
+
+// --- Docker ----------------------------------------------------------------------------------------------
+
+interface RunStats {
+  median: number;
+  min: number;
+  max: number;
+  runs: number[];
+}
+type DockerFigures = { skipped: string } | { ours_ms: RunStats; raw_ms: RunStats; ratio_of_medians: number };
+
+async function dockerPhase(runs: number): Promise<DockerFigures> {
+  const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+  try {
+    await docker.getImage(CONFIG.dockerImage).inspect();
+  } catch {
+    return { skipped: `image ${CONFIG.dockerImage} not found: build it with npm run build:runtime-image` };
+  }
+  const runtime = new DockerRuntime(docker);
+  const command = ['node', '-e', '0'];
+  const organizationId = randomUUID();
+  const ours = async (): Promise<number> => {
+    const spec: RunSpec = {
+      jobId: randomUUID(),
+      attempt: 1,
+      organizationId,
+      image: CONFIG.dockerImage,
+      command,
+      env: {},
+      memoryLimitMb: 256,
+      cpu: 0.5,
+      pidsLimit: 256,
+      timeoutMs: 60_000,
+      network: false,
+    };
+    const t0 = performance.now();
+    const out = await runtime.run(spec, {
+      onStdout: () => undefined,
+      onStderr: () => undefined,
+      signal: new AbortController().signal,
+    });
+    const ms = performance.now() - t0;
+    if (out.exitCode !== 0) throw new Error(`DockerRuntime run exited ${out.exitCode}`);
+    return ms;
+  };
+  const raw = async (): Promise<number> => {
+    const t0 = performance.now();
+    const [entrypoint, ...args] = command;
+    const c = await docker.createContainer({
+      Image: CONFIG.dockerImage,
+      Entrypoint: [entrypoint!],
+      Cmd: args,
+    });
+    try {
+      await c.start();
+      const exit = (await c.wait()) as { StatusCode?: number };
+      if (exit.StatusCode !== 0) throw new Error(`raw container exited ${exit.StatusCode}`);
+    } finally {
+      await c.remove({ force: true });
+    }
+    return performance.now() - t0;
+  };
+  // one of each first, unmeasured (image layers in the page cache, dockerode's agent warm)
+  await ours();
+  await raw();
+  const oursMs: number[] = [];
+  const rawMs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    // alternating which goes first, so that neither always runs right after the other's teardown
+    if (i % 2 === 0) {
+      oursMs.push(await ours());
+      rawMs.push(await raw());
+    } else {
+      rawMs.push(await raw());
+      oursMs.push(await ours());
+    }
+  }
+  const stats = (v: number[]): RunStats => ({
+    median: percentile(v, 50),
+    min: Math.min(...v),
+    max: Math.max(...v),
+    runs: v,
+  });
+  return {
+    ours_ms: stats(oursMs),
+    raw_ms: stats(rawMs),
+    ratio_of_medians: percentile(oursMs, 50) / percentile(rawMs, 50),
+  };
+}
+
+// --- PostgreSQL figures ----------------------------------------------------------------------------------
+
+/** Events per persist transaction (rows sharing an xmin were inserted by the same transaction). */
+async function eventBatches(stack: Stack, tag: string) {
+  const sizes = (
+    await stack.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM execution_job_events e JOIN execution_jobs j ON j.id = e.job_id
+        WHERE j.metadata->>'bench' = $1 GROUP BY e.xmin::text::bigint`,
+      [tag],
+    )
+  ).map((r) => r.n);
+  const events = sizes.reduce((a, b) => a + b, 0);
+  return {
+    transactions: sizes.length,
+    events,
+    mean: events / sizes.length,
+    p50: percentile(sizes, 50),
+    p95: percentile(sizes, 95),
+    max: sizes.length ? Math.max(...sizes) : Number.NaN,
+  };
+}
+
+/** The worker's `finished` stamp → the persist transaction that stored it (its now()): the consumer's lag per job. */
+async function consumerLag(stack: Stack, tag: string) {
+  const ms = (
+    await stack.query<{ ms: number }>(
+      `SELECT extract(epoch FROM e.created_at - (e.data->>'at')::timestamptz) * 1000 AS ms
+         FROM execution_job_events e JOIN execution_jobs j ON j.id = e.job_id
+        WHERE j.metadata->>'bench' = $1 AND e.type = 'finished'`,
+      [tag],
+    )
+  ).map((r) => Number(r.ms));
+  return summarize(ms);
+}
+
+/** Rows written and transactions committed in the stack's database over the whole run (read once its backends exited). */
+async function writesPerJob(url: string, jobs: number, ownQueries: number) {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    const tables = (
+      await c.query<{ relname: string; ins: string; upd: string; del: string }>(
+        `SELECT relname, n_tup_ins AS ins, n_tup_upd AS upd, n_tup_del AS del FROM pg_stat_user_tables
+          WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY relname`,
+      )
+    ).rows;
+    const db = (
+      await c.query<{ commits: string; rollbacks: string }>(
+        'SELECT xact_commit AS commits, xact_rollback AS rollbacks FROM pg_stat_database WHERE datname = current_database()',
+      )
+    ).rows[0]!;
+    const perTable: Record<string, { inserted: number; updated: number; deleted: number }> = {};
+    let rows = 0;
+    for (const t of tables) {
+      const [i, u, d] = [Number(t.ins), Number(t.upd), Number(t.del)];
+      perTable[t.relname] = { inserted: i / jobs, updated: u / jobs, deleted: d / jobs };
+      rows += i + u + d;
+    }
+    return {
+      jobs,
+      rows_written_per_job: rows / jobs,
+      per_table_per_job: perTable,
+      // the bench's own queries are transactions too (autocommit): taken out
+      transactions_per_job: (Number(db.commits) - ownQueries) / jobs,
+      rollbacks: Number(db.rollbacks),
+    };
+  } finally {
+    await c.end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+const loadAverage = () => loadavg().map((l) => Number(l.toFixed(2)));
+
+export async function run(): Promise<void> {
+  const started = performance.now();
+  const log = (msg: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(1)}s] ${msg}`);
+  const c = CONFIG;
+  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 3 });
+  const loadAtStart = loadAverage();
+  let rawWorker: RawWorker | undefined;
+  let rawQueue: Queue | undefined;
+  let stack: Stack | undefined;
+  try {
+    const info = await redis.info('server');
+    const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+    stack = await startStack({ workerSlots: c.workerSlots, logLevel: c.logLevel, httpSockets: c.submitters });
+    const pgVersion = (await stack.query<{ v: string }>(`SELECT current_setting('server_version') AS v`))[0]!
+      .v;
+    log(
+      `setup: control plane pid ${stack.controlPlane.proc.pid}, worker pid ${stack.worker.proc.pid} ` +
+        `(${c.workerSlots} slots), database ${stack.db.name}, Redis prefix ${stack.redis.prefix}`,
+    );
+
+    // --- a) throughput ---
+    await oursThroughput(stack, redis, c.warmupJobs, 'warmup');
+    const ours = await oursThroughput(stack, redis, c.throughputJobs, 'throughput');
+    log(`a) ours: ${ours.completed} jobs in ${fmt(ours.seconds)} s`);
+    rawWorker = new RawWorker({
+      redisUrl: TEST_REDIS_URL,
+      prefix: `${stack.redis.prefix}raw`,
+      queue: 'bench-raw',
+      concurrency: c.workerSlots,
+    });
+    await rawWorker.ready();
+    rawQueue = new Queue('bench-raw', {
+      connection: bullConnection(TEST_REDIS_URL),
+      prefix: `${stack.redis.prefix}raw`,
+    });
+    rawQueue.on('error', () => undefined);
+    await rawThroughput(rawQueue, rawWorker, redis, c.warmupJobs);
+    const raw = await rawThroughput(rawQueue, rawWorker, redis, c.throughputJobs);
+    log(`a) raw: ${raw.jobs} jobs in ${fmt(raw.seconds)} s`);
+
+    // --- b) latency at a paced rate ---
+    const latencyJobs = c.latencyRatePerS * c.latencySeconds;
+    const oursLat = await oursLatency(stack, latencyJobs, c.latencyRatePerS);
+    log(`b) ours: ${latencyJobs} jobs at ${c.latencyRatePerS}/s done`);
+    const rawLat = await rawLatency(rawQueue, rawWorker, latencyJobs, c.latencyRatePerS);
+    log(`b) raw: ${latencyJobs} jobs at ${c.latencyRatePerS}/s done`);
+    await rawQueue.close();
+    rawQueue = undefined;
+    await rawWorker.close();
+    rawWorker = undefined;
+
+    // --- PostgreSQL figures of our path ---
+    const batches = await eventBatches(stack, 'throughput');
+    const lag = await consumerLag(stack, 'throughput');
+    const lagPaced = await consumerLag(stack, 'latency');
+    await stack.stopProcesses();
+    const writes = await writesPerJob(
+      stack.db.url,
+      c.warmupJobs + c.throughputJobs + latencyJobs,
+      stack.ownQueries,
+    );
+    log('stack stopped');
+
+    // --- c) Docker ---
+    const docker = await dockerPhase(c.dockerRuns);
+    log('c) Docker runs done');
+
+    report({
+      ours,
+      raw,
+      oursLat,
+      rawLat,
+      batches,
+      lag,
+      lagPaced,
+      writes,
+      docker,
+      versions: { redis: redisVersion, postgres: pgVersion },
+      load: { start: loadAtStart, end: loadAverage() },
+    });
+    const file = await writeResult(
+      'execution',
+      roundDeep({
+        benchmark: 'execution',
+        timestamp: new Date().toISOString(),
+        machine: {
+          ...machine(),
+          redis_version: redisVersion,
+          postgres_version: pgVersion,
+          load_average_at_start: loadAtStart,
+          load_average_at_end: loadAverage(),
+        },
+        config: CONFIG,
+        throughput: { ours, raw, ratio_ours_vs_raw: ours.jobs_per_s / raw.jobs_per_s },
+        latency: {
+          ours: oursLat,
+          raw: rawLat,
+          ratio_p99_ours_vs_raw: oursLat.enqueue_to_start_ms.p99 / rawLat.enqueue_to_start_ms.p99,
+        },
+        docker,
+        postgres: {
+          event_persist_batches: batches,
+          consumer_lag_ms: { throughput: lag, paced: lagPaced },
+          writes,
+        },
+        goals: goals({ ours, raw, oursLat, rawLat, docker }),
+        notes: [
+          'ours: POST /api/v1/jobs (HTTP keep-alive) → control plane (child process) → PostgreSQL → BullMQ → worker (child process, process runtime, no-op command) → Redis stream → event consumer → PostgreSQL; done = status completed (COUNT poll).',
+          'enqueue→start: ours from the POST returning to started_at (the worker stamps it when the runtime reports the start); raw from add() returning to the processor call; both Date.now(), ms resolution.',
+          'CPU is read from /proc per process; PostgreSQL is the backends of the bench database (stack vs the bench own polling); Redis is server-wide (INFO).',
+          'Everything (PostgreSQL, Redis, Docker, control plane, worker, bench) shares the machine; load average is printed at start and end.',
+        ],
+      }),
+    );
+    console.log(`\nresults written to ${file} (total ${fmt((performance.now() - started) / 1000, 1)} s)`);
+  } finally {
+    await rawQueue?.close().catch(() => undefined);
+    await rawWorker?.close().catch(() => undefined);
+    await stack?.close();
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
+
+// --- report ----------------------------------------------------------------------------------------------
+
+type Figures = {
+  ours: Awaited<ReturnType<typeof oursThroughput>>;
+  raw: Awaited<ReturnType<typeof rawThroughput>>;
+  oursLat: Awaited<ReturnType<typeof oursLatency>>;
+  rawLat: Awaited<ReturnType<typeof rawLatency>>;
+  docker: DockerFigures;
+};
+
+function goals(f: Figures): GoalResult[] {
+  const ratio = f.ours.jobs_per_s / f.raw.jobs_per_s;
+  const p99 = f.oursLat.enqueue_to_start_ms.p99 / f.rawLat.enqueue_to_start_ms.p99;
+  const out: GoalResult[] = [
+    {
+      goal: 'throughput',
+      criterion: `full path ≥ ${GOAL_JOBS_PER_S} no-op jobs/s`,
+      measured: `${fmt(f.ours.jobs_per_s, 0)} jobs/s`,
+      passed: f.ours.jobs_per_s >= GOAL_JOBS_PER_S,
+    },
+    {
+      goal: 'throughput vs raw (stretch)',
+      criterion: `full path ≥ ${GOAL_RATIO_STRETCH}× raw BullMQ`,
+      measured: `${fmt(ratio, 3)}× (${fmt(f.ours.jobs_per_s, 0)} vs ${fmt(f.raw.jobs_per_s, 0)} jobs/s)`,
+      passed: ratio >= GOAL_RATIO_STRETCH,
+    },
+    {
+      goal: 'enqueue→start p99',
+      criterion: `ours ≤ ${GOAL_LATENCY_P99_RATIO}× raw at ${CONFIG.latencyRatePerS} jobs/s`,
+      measured: `${fmt(f.oursLat.enqueue_to_start_ms.p99, 0)} vs ${fmt(f.rawLat.enqueue_to_start_ms.p99, 0)} ms = ${fmt(p99)}×`,
+      passed: p99 <= GOAL_LATENCY_P99_RATIO,
+    },
+  ];
+  out.push(
+    'skipped' in f.docker
+      ? {
+          goal: 'Docker run',
+          criterion: `≤ ${GOAL_DOCKER_RATIO}× raw dockerode`,
+          measured: f.docker.skipped,
+          passed: false,
+        }
+      : {
+          goal: 'Docker run',
+          criterion: `DockerRuntime.run() median ≤ ${GOAL_DOCKER_RATIO}× raw dockerode create/start/wait/remove`,
+          measured: `${fmt(f.docker.ours_ms.median, 0)} vs ${fmt(f.docker.raw_ms.median, 0)} ms = ${fmt(f.docker.ratio_of_medians)}×`,
+          passed: f.docker.ratio_of_medians <= GOAL_DOCKER_RATIO,
+        },
+  );
+  return out;
+}
+
+function report(
+  r: Figures & {
+    batches: Awaited<ReturnType<typeof eventBatches>>;
+    lag: ReturnType<typeof summarize>;
+    lagPaced: ReturnType<typeof summarize>;
+    writes: Awaited<ReturnType<typeof writesPerJob>>;
+    versions: { redis: string; postgres: string };
+    load: { start: number[]; end: number[] };
+  },
+): void {
+  const c = CONFIG;
+  const m = machine();
+  const line = (label: string, value: string, what = '') =>
+    console.log(`  ${label.padEnd(38)} ${value.padEnd(26)} ${what}`);
+  const lat = (s: ReturnType<typeof summarize>) =>
+    `${fmt(s.p50, 0)} / ${fmt(s.p95, 0)} / ${fmt(s.p99, 0)} / ${fmt(s.max, 0)} ms`;
+  const cpu = (f: CpuFigures) => {
+    for (const [k, v] of Object.entries(f.ms_per_job))
+      line(`  ${k}`, `${fmt(v * 1000, 0)} µs/job`, `${fmt(f.percent_of_core[k], 0)}% of a core`);
+    line(
+      '  machine busy',
+      `${fmt(f.machine_busy_percent_of_all_cores, 0)}% of ${m.cores} cores`,
+      'whole machine (/proc/stat), other processes included',
+    );
+  };
+  console.log('');
+  console.log(
+    `execution benchmark — ${c.throughputJobs} no-op jobs (+${c.warmupJobs} warm-up), ${c.submitters} concurrent submitters, ` +
+      `worker with ${c.workerSlots} slots; ${c.latencySeconds * c.latencyRatePerS} jobs at ${c.latencyRatePerS}/s; ${c.dockerRuns} Docker runs each`,
+  );
+  console.log(
+    `machine: ${m.cores} cores (${m.cpu_model}), node ${m.node}, Redis ${r.versions.redis}, PostgreSQL ${r.versions.postgres}; ` +
+      `load average ${r.load.start.join(' ')} at start, ${r.load.end.join(' ')} at end; PostgreSQL, Redis, Docker and every process share the machine`,
+  );
+  console.log('');
+  console.log('a) throughput');
+  line(
+    'ours: jobs/s',
+    fmt(r.ours.jobs_per_s, 0),
+    `POST → … → status completed in PostgreSQL (COUNT every ${c.pollMs} ms); ${r.ours.completed} jobs in ${fmt(r.ours.seconds)} s`,
+  );
+  line(
+    'ours: POSTs/s',
+    fmt(r.ours.submits_per_s, 0),
+    `201 answers (${r.ours.refused} refused${r.ours.first_refusal ? `: ${r.ours.first_refusal}` : ''})`,
+  );
+  line(
+    'raw BullMQ: jobs/s',
+    fmt(r.raw.jobs_per_s, 0),
+    `Queue.add + Worker with an empty processor, same Redis; ${r.raw.jobs} jobs in ${fmt(r.raw.seconds)} s`,
+  );
+  line('ours / raw', `${fmt(r.ours.jobs_per_s / r.raw.jobs_per_s, 3)}×`);
+  console.log('  CPU, ours (per completed job):');
+  cpu(r.ours.cpu);
+  console.log('  CPU, raw (per job):');
+  cpu(r.raw.cpu);
+  line(
+    'ours: max queue depth',
+    String(r.ours.max_queue_depth),
+    'waiting + prioritized in BullMQ (sampled every 200 ms)',
+  );
+  line(
+    'ours: max consumer lag',
+    `${r.ours.max_consumer_lag_entries} entries`,
+    `firehose entries not yet read by the group (pending, read but not acked: max ${r.ours.max_consumer_pending_entries})`,
+  );
+  line(
+    'event-consumer batches',
+    `${fmt(r.batches.mean, 1)} events mean`,
+    `events per persist transaction: p50 ${fmt(r.batches.p50, 0)}, p95 ${fmt(r.batches.p95, 0)}, max ${fmt(r.batches.max, 0)} (${r.batches.transactions} transactions)`,
+  );
+  line(
+    'consumer lag per job p50/p95/p99/max',
+    lat(r.lag),
+    'worker stamps `finished` → the transaction that stored it',
+  );
+  line(
+    'PostgreSQL rows written per job',
+    fmt(r.writes.rows_written_per_job, 2),
+    Object.entries(r.writes.per_table_per_job)
+      .filter(([, t]) => t.inserted + t.updated + t.deleted >= 0.01)
+      .map(
+        ([k, t]) =>
+          `${k} ${[t.inserted && `+${fmt(t.inserted)}`, t.updated && `~${fmt(t.updated)}`, t.deleted && `-${fmt(t.deleted)}`].filter(Boolean).join(' ')}`,
+      )
+      .join(', '),
+  );
+  line(
+    'PostgreSQL transactions per job',
+    fmt(r.writes.transactions_per_job, 2),
+    `whole run, ${r.writes.jobs} jobs; the bench's own queries excluded`,
+  );
+  console.log('');
+  console.log(`b) enqueue→start at ${c.latencyRatePerS} jobs/s (p50 / p95 / p99 / max)`);
+  line(
+    'ours: POST returned → started_at',
+    lat(r.oursLat.enqueue_to_start_ms),
+    'started_at: the worker, when the runtime reported the start',
+  );
+  line('raw: add() returned → processor called', lat(r.rawLat.enqueue_to_start_ms));
+  line('p99 ours / raw', `${fmt(r.oursLat.enqueue_to_start_ms.p99 / r.rawLat.enqueue_to_start_ms.p99)}×`);
+  line(
+    'ours: POST sent → started_at',
+    lat(r.oursLat.request_to_start_ms),
+    `POST round trip ${lat(r.oursLat.submit_round_trip_ms)}`,
+  );
+  line(
+    'raw: add() called → processor called',
+    lat(r.rawLat.request_to_start_ms),
+    `add() round trip ${lat(r.rawLat.add_round_trip_ms)}`,
+  );
+  line('consumer lag per job (paced)', lat(r.lagPaced));
+  console.log('');
+  console.log(`c) Docker: node -e 0 in ${c.dockerImage}, interleaved`);
+  if ('skipped' in r.docker) line('skipped', r.docker.skipped);
+  else {
+    const d = r.docker;
+    line(
+      'DockerRuntime.run()',
+      `median ${fmt(d.ours_ms.median, 0)} ms`,
+      `min ${fmt(d.ours_ms.min, 0)}, max ${fmt(d.ours_ms.max, 0)}; create (limits, labels, read-only root, init) → attach → start → wait → inspect → remove`,
+    );
+    line(
+      'raw dockerode',
+      `median ${fmt(d.raw_ms.median, 0)} ms`,
+      `min ${fmt(d.raw_ms.min, 0)}, max ${fmt(d.raw_ms.max, 0)}; create → start → wait → remove`,
+    );
+    line('ours / raw (medians)', `${fmt(d.ratio_of_medians)}×`);
+  }
+  console.log('');
+  console.log('goals:');
+  goals(r).forEach(printGoal);
+}

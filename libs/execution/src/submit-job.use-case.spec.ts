@@ -1,0 +1,173 @@
+import { type CreateJobInput, createJobSchema } from '@agentfleet/contracts';
+import { InvalidInputError, type Principal, type UnitOfWork } from '@agentfleet/domain';
+import type {
+  ExecutionJobRecord,
+  ExecutionRepositories,
+  JobQueue,
+  NewExecutionJob,
+  TargetRecord,
+} from './execution.ports';
+import { SubmitJobUseCase } from './submit-job.use-case';
+
+const ORG = '00000000-0000-4000-8000-000000000001';
+const principal: Principal = {
+  kind: 'api_key',
+  apiKeyId: '00000000-0000-4000-8000-0000000000aa',
+  organizationId: ORG,
+  userId: null,
+  role: 'admin',
+  scopes: ['jobs:write'],
+  instanceAdmin: false,
+};
+const target = {
+  id: '00000000-0000-4000-8000-0000000000bb',
+  organizationId: ORG,
+  name: 'local',
+  type: 'process',
+  connectionConfig: {},
+  capacity: { max_memory_mb: 1024, max_cpu: 2, max_concurrent: 4 },
+  workerPool: 'default',
+  allowedImages: ['agentfleet/*'],
+  defaultImage: 'agentfleet/agent-runtime:dev',
+  breakerOptions: {
+    error_threshold_percentage: 50,
+    volume_threshold: 3,
+    reset_timeout_ms: 30_000,
+    rolling_window_ms: 60_000,
+  },
+  isActive: true,
+  createdAt: new Date(),
+} as TargetRecord;
+
+const input = (over: Record<string, unknown> = {}): CreateJobInput =>
+  createJobSchema.parse({ command: ['agentfleet:noop'], ...over });
+
+/** In-memory jobs; counts transactions and inserts; `failInsertWhen` makes PostgreSQL refuse a job. */
+function setup(failInsertWhen: (j: NewExecutionJob) => boolean = () => false) {
+  const rows: ExecutionJobRecord[] = [];
+  const audits: string[] = [];
+  const enqueued: string[] = [];
+  const counts = { transactions: 0, inserts: 0, poolReads: 0 };
+  let n = 0;
+  let enqueueFails = false;
+  const repos = {
+    jobs: {
+      async createMany(jobs: readonly NewExecutionJob[]) {
+        counts.inserts++;
+        if (jobs.some(failInsertWhen)) throw new Error('insert or update violates foreign key constraint');
+        return jobs.map((j) => {
+          const existing = j.idempotencyKey && rows.find((r) => r.idempotencyKey === j.idempotencyKey);
+          if (existing) return { job: existing, created: false };
+          const job = {
+            ...j,
+            id: `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`,
+            status: 'queued',
+            attempt: 1,
+            createdAt: new Date(),
+            queuedAt: new Date(),
+          } as unknown as ExecutionJobRecord;
+          rows.push(job);
+          return { job, created: true };
+        });
+      },
+    },
+    targets: {
+      async activeForPool() {
+        counts.poolReads++;
+        return [target];
+      },
+    },
+    audit: {
+      async recordMany(entries: readonly { resourceId: string | null }[]) {
+        audits.push(...entries.map((e) => e.resourceId ?? ''));
+      },
+    },
+  } as unknown as ExecutionRepositories;
+  const uow: UnitOfWork<ExecutionRepositories> = {
+    run: async (work) => {
+      counts.transactions++;
+      // a transaction takes a moment: what arrives meanwhile waits for the next batch
+      await new Promise((r) => setImmediate(r));
+      return work(repos);
+    },
+  };
+  const queue = {
+    async enqueue(payload: { job_id: string }) {
+      if (enqueueFails) throw new Error('Redis away');
+      enqueued.push(payload.job_id);
+    },
+  } as unknown as JobQueue;
+  return {
+    rows,
+    audits,
+    enqueued,
+    counts,
+    failEnqueue: () => (enqueueFails = true),
+    uc: new SubmitJobUseCase(uow, queue),
+  };
+}
+
+describe('SubmitJobUseCase', () => {
+  it('writes a lone submission at once, and enqueues it after the commit', async () => {
+    const s = setup();
+    const r = await s.uc.execute(principal, input(), '127.0.0.1');
+    expect(r).toMatchObject({ created: true, job: { status: 'queued', pool: 'default' } });
+    expect(s.counts).toMatchObject({ transactions: 1, inserts: 1 });
+    expect(s.enqueued).toEqual([r.job.id]);
+    expect(s.audits).toEqual([r.job.id]);
+  });
+
+  it('writes concurrent submissions together: a few transactions for many jobs, one pool read per batch', async () => {
+    const s = setup();
+    const all = await Promise.all(Array.from({ length: 40 }, () => s.uc.execute(principal, input(), null)));
+    expect(new Set(all.map((r) => r.job.id)).size).toBe(40);
+    expect(s.counts.transactions).toBeLessThanOrEqual(4);
+    expect(s.counts.poolReads).toBe(s.counts.transactions);
+    expect(s.enqueued.sort()).toEqual(all.map((r) => r.job.id).sort());
+  });
+
+  it('fails a submission that does not validate on its own; the others of its batch are stored', async () => {
+    const s = setup();
+    const [a, bad, b] = await Promise.allSettled([
+      s.uc.execute(principal, input(), null),
+      s.uc.execute(principal, input({ image: 'elsewhere/image' }), null),
+      s.uc.execute(principal, input(), null),
+    ]);
+    expect(a.status).toBe('fulfilled');
+    expect(b.status).toBe('fulfilled');
+    expect(bad).toMatchObject({ status: 'rejected', reason: expect.any(InvalidInputError) });
+    expect(s.rows).toHaveLength(2);
+  });
+
+  it('retries a batch PostgreSQL refused one submission at a time, so only the faulty one fails', async () => {
+    const s = setup((j) => j.supervisorRunId !== null);
+    const first = s.uc.execute(principal, input(), null);
+    const batch = Promise.allSettled([
+      s.uc.execute(principal, input(), null),
+      s.uc.execute(principal, input({ supervisor_run_id: '00000000-0000-4000-8000-0000000000cc' }), null),
+      s.uc.execute(principal, input(), null),
+    ]);
+    await first;
+    const [a, bad, b] = await batch;
+    expect([a.status, bad.status, b.status]).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(s.rows).toHaveLength(3);
+  });
+
+  it('returns the existing job for a repeated idempotency key, without enqueueing it again', async () => {
+    const s = setup();
+    const [one, two] = await Promise.all([
+      s.uc.execute(principal, input({ idempotency_key: 'k' }), null),
+      s.uc.execute(principal, input({ idempotency_key: 'k' }), null),
+    ]);
+    expect(two.job.id).toBe(one.job.id);
+    expect([one.created, two.created]).toEqual([true, false]);
+    expect(s.enqueued).toEqual([one.job.id]);
+  });
+
+  it('accepts a stored job whose enqueue failed, saying so (the dispatcher sweep enqueues it)', async () => {
+    const s = setup();
+    s.failEnqueue();
+    const r = await s.uc.execute(principal, input(), null);
+    expect(r).toMatchObject({ created: true, enqueueError: 'Redis away' });
+  });
+});
