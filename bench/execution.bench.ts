@@ -557,24 +557,37 @@ async function dockerPhase(runs: number): Promise<DockerFigures> {
 
 // --- PostgreSQL figures ----------------------------------------------------------------------------------
 
-/** Events per persist transaction (rows sharing an xmin were inserted by the same transaction). */
-async function eventBatches(stack: Stack, tag: string) {
-  const sizes = (
-    await stack.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM execution_job_events e JOIN execution_jobs j ON j.id = e.job_id
-        WHERE j.metadata->>'bench' = $1 GROUP BY e.xmin::text::bigint`,
-      [tag],
-    )
-  ).map((r) => r.n);
-  const events = sizes.reduce((a, b) => a + b, 0);
+/** Sizes of the transactions that wrote rows: rows sharing an xmin were written by the same one. */
+function batchFigures(sizes: number[]) {
+  const rows = sizes.reduce((a, b) => a + b, 0);
   return {
     transactions: sizes.length,
-    events,
-    mean: events / sizes.length,
+    rows,
+    mean: rows / sizes.length,
     p50: percentile(sizes, 50),
     p95: percentile(sizes, 95),
     max: sizes.length ? Math.max(...sizes) : Number.NaN,
   };
+}
+
+/** Events per persist transaction of the event consumer. */
+async function eventBatches(stack: Stack, tag: string) {
+  const sizes = await stack.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM execution_job_events e JOIN execution_jobs j ON j.id = e.job_id
+      WHERE j.metadata->>'bench' = $1 GROUP BY e.xmin::text::bigint`,
+    [tag],
+  );
+  return batchFigures(sizes.map((r) => r.n));
+}
+
+/** Jobs per submit transaction (group commit), from their audit entries (never updated, so xmin is the insert's). */
+async function submitBatches(stack: Stack, tag: string) {
+  const sizes = await stack.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM audit_log a JOIN execution_jobs j ON j.id::text = a.resource_id
+      WHERE a.action = 'job.submitted' AND j.metadata->>'bench' = $1 GROUP BY a.xmin::text::bigint`,
+    [tag],
+  );
+  return batchFigures(sizes.map((r) => r.n));
 }
 
 /** The worker's `finished` stamp → the persist transaction that stored it (its now()): the consumer's lag per job. */
@@ -683,6 +696,7 @@ export async function run(): Promise<void> {
 
     // --- PostgreSQL figures of our path ---
     const batches = await eventBatches(stack, 'throughput');
+    const submits = await submitBatches(stack, 'throughput');
     const lag = await consumerLag(stack, 'throughput');
     const lagPaced = await consumerLag(stack, 'latency');
     await stack.stopProcesses();
@@ -703,6 +717,7 @@ export async function run(): Promise<void> {
       oursLat,
       rawLat,
       batches,
+      submits,
       lag,
       lagPaced,
       writes,
@@ -732,6 +747,7 @@ export async function run(): Promise<void> {
         docker,
         postgres: {
           event_persist_batches: batches,
+          submit_batches: submits,
           consumer_lag_ms: { throughput: lag, paced: lagPaced },
           writes,
         },
@@ -807,6 +823,7 @@ function goals(f: Figures): GoalResult[] {
 function report(
   r: Figures & {
     batches: Awaited<ReturnType<typeof eventBatches>>;
+    submits: Awaited<ReturnType<typeof submitBatches>>;
     lag: ReturnType<typeof summarize>;
     lagPaced: ReturnType<typeof summarize>;
     writes: Awaited<ReturnType<typeof writesPerJob>>;
@@ -874,6 +891,11 @@ function report(
     'event-consumer batches',
     `${fmt(r.batches.mean, 1)} events mean`,
     `events per persist transaction: p50 ${fmt(r.batches.p50, 0)}, p95 ${fmt(r.batches.p95, 0)}, max ${fmt(r.batches.max, 0)} (${r.batches.transactions} transactions)`,
+  );
+  line(
+    'submit batches (group commit)',
+    `${fmt(r.submits.mean, 1)} jobs mean`,
+    `jobs per submit transaction: p50 ${fmt(r.submits.p50, 0)}, p95 ${fmt(r.submits.p95, 0)}, max ${fmt(r.submits.max, 0)} (${r.submits.transactions} transactions)`,
   );
   line(
     'consumer lag per job p50/p95/p99/max',
