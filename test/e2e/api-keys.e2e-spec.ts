@@ -142,7 +142,9 @@ describe('API keys: authentication, scopes and roles (HTTP API, real PostgreSQL 
       });
       // an operator key defaults to every permission of the operator role
       expect([...created.scopes].sort()).toEqual([...BUILTIN_ROLES.operator.permissions].sort());
-      expect(created.scopes).toEqual(expect.arrayContaining(['worker-tokens:write', 'workers:write', 'jobs:write']));
+      expect(created.scopes).toEqual(
+        expect.arrayContaining(['worker-tokens:write', 'workers:write', 'jobs:write']),
+      );
       expect(created.scopes).not.toContain('api-keys:write');
       const secret = created.key.split('_').slice(2).join('_');
       const got = await admin().get(`/api/v1/api-keys/${created.id}`).expect(200);

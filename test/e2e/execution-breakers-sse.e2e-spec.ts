@@ -1,6 +1,6 @@
 import { waitFor } from '@agentfleet/testing';
 import { type InProcessControlPlane, startInProcessControlPlane } from './support/in-process-control-plane';
-import { type RunningProcess, WORKER_ENTRY, spawnNode } from './support/processes';
+import { type RunningProcess, WORKER_ENTRY, spawnNode, startExecutionWorker } from './support/processes';
 
 const IMAGE = 'agentfleet/agent-runtime:dev';
 
@@ -46,7 +46,11 @@ async function readSse(
         if (m) f[m[1]!] = m[2]!;
       }
       if (f['event'] && f['event'] !== 'end')
-        out.push({ id: f['id'] ?? '', event: f['event'], data: JSON.parse(f['data'] ?? '{}') as SseEvent['data'] });
+        out.push({
+          id: f['id'] ?? '',
+          event: f['event'],
+          data: JSON.parse(f['data'] ?? '{}') as SseEvent['data'],
+        });
       if (out.length >= stopAfter) {
         await reader.cancel();
         return out;
@@ -90,18 +94,7 @@ describe('circuit breakers per target and SSE progress', () => {
     const token = (
       await admin.post('/api/v1/worker-tokens', { name: 'w', capabilities: ['execute'] }).expect(201)
     ).body as { token: string };
-    worker = spawnNode(WORKER_ENTRY, {
-      AGENTFLEET_WORKER_TOKEN: token.token,
-      AGENTFLEET_CONTROL_PLANE_URL: cp.url,
-      AGENTFLEET_REDIS_URL: process.env['AGENTFLEET_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379',
-      AGENTFLEET_WORKER_RUNTIMES: 'docker',
-      AGENTFLEET_WORKER_SLOTS: '1',
-      AGENTFLEET_WORKER_HEALTH_PORT: '0',
-    });
-    await waitFor(() => worker.output().includes('consuming execution queues'), {
-      timeoutMs: 20_000,
-      what: 'worker',
-    });
+    worker = await startExecutionWorker(token.token, cp.url, { AGENTFLEET_WORKER_SLOTS: '1' });
   });
 
   afterAll(async () => {

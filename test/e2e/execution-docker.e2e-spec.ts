@@ -1,6 +1,6 @@
 import { waitFor } from '@agentfleet/testing';
 import { type InProcessControlPlane, startInProcessControlPlane } from './support/in-process-control-plane';
-import { type RunningProcess, WORKER_ENTRY, spawnNode } from './support/processes';
+import { type RunningProcess, startExecutionWorker } from './support/processes';
 
 const IMAGE = 'agentfleet/agent-runtime:dev';
 
@@ -44,18 +44,9 @@ describe('execution jobs end to end on Docker', () => {
         .post('/api/v1/worker-tokens', { name: 'docker-worker', capabilities: ['execute'] })
         .expect(201)
     ).body as { token: string };
-    worker = spawnNode(WORKER_ENTRY, {
-      AGENTFLEET_WORKER_TOKEN: token.token,
-      AGENTFLEET_CONTROL_PLANE_URL: cp.url,
-      AGENTFLEET_REDIS_URL: process.env['AGENTFLEET_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    worker = await startExecutionWorker(token.token, cp.url, {
       AGENTFLEET_WORKER_INSTANCE_ID: 'docker-worker-1',
-      AGENTFLEET_WORKER_RUNTIMES: 'docker',
       AGENTFLEET_WORKER_SLOTS: '2',
-      AGENTFLEET_WORKER_HEALTH_PORT: '0',
-    });
-    await waitFor(() => worker.output().includes('consuming execution queues'), {
-      timeoutMs: 20_000,
-      what: 'worker consuming',
     });
   });
 
@@ -169,15 +160,23 @@ describe('execution jobs end to end on Docker', () => {
 
   it('retries an OOM once with double the memory when the job opts in', async () => {
     // needs ~100 MiB: dies at 64, fits in 128
-    const script = "const a = []; for (let i = 0; i < 12; i++) a.push(Buffer.alloc(8 * 1024 * 1024, 1)); console.log(JSON.stringify({v:1,type:'result',output:a.length}))";
-    const job = await submit({ memory_limit_mb: 64, oom_retry: { enabled: true, max_memory_mb: 256 }, command: ['node', '-e', script] });
+    const script =
+      "const a = []; for (let i = 0; i < 12; i++) a.push(Buffer.alloc(8 * 1024 * 1024, 1)); console.log(JSON.stringify({v:1,type:'result',output:a.length}))";
+    const job = await submit({
+      memory_limit_mb: 64,
+      oom_retry: { enabled: true, max_memory_mb: 256 },
+      command: ['node', '-e', script],
+    });
     const done = await until(job.id, ['completed', 'failed', 'oom', 'timed_out']);
     expect(done).toMatchObject({ status: 'completed', attempt: 2, memory_limit_mb: 128, result: 12 });
     expect((done as Job & { last_failure_reason: string }).last_failure_reason).toContain('oom at 64');
   });
 
   it('retries a failing job up to its maximum, then fails it', async () => {
-    const job = await submit({ retries: { max: 1, backoff_ms: 100 }, command: ['node', '-e', 'process.exit(2)'] });
+    const job = await submit({
+      retries: { max: 1, backoff_ms: 100 },
+      command: ['node', '-e', 'process.exit(2)'],
+    });
     const done = await until(job.id, ['completed', 'failed', 'oom', 'timed_out']);
     expect(done).toMatchObject({ status: 'failed', attempt: 2, exit_code: 2, retries: { max: 1, used: 1 } });
   });
@@ -188,7 +187,9 @@ describe('execution jobs end to end on Docker', () => {
       const job = await submit({ command: ['node', '-e', "console.log('must not run')"] });
       const res = await cp.as(cp.adminKey).post(`/api/v1/jobs/${job.id}/cancel`).expect(200);
       expect(res.body.status).toBe('cancelled');
-      const q = (await cp.as(cp.adminKey).get('/api/v1/admin/queues').expect(200)).body as { items: { counts: Record<string, number> }[] };
+      const q = (await cp.as(cp.adminKey).get('/api/v1/admin/queues').expect(200)).body as {
+        items: { counts: Record<string, number> }[];
+      };
       expect((q.items[0]!.counts['waiting'] ?? 0) + (q.items[0]!.counts['prioritized'] ?? 0)).toBe(0);
     } finally {
       await cp.as(cp.adminKey).post('/api/v1/admin/queues/default/resume').expect(200);

@@ -1,7 +1,7 @@
 import { type FakeLlmProvider, startFakeLlmProvider, waitFor } from '@agentfleet/testing';
 import { Client } from 'pg';
 import { type InProcessControlPlane, startInProcessControlPlane } from './support/in-process-control-plane';
-import { type RunningProcess, WORKER_ENTRY, spawnNode } from './support/processes';
+import { type RunningProcess, startExecutionWorker } from './support/processes';
 
 const SECRET_KEY = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
 const API_KEY = 'sk-test-do-not-leak-42';
@@ -13,22 +13,29 @@ describe('engine jobs (prompt → agent-runtime → LLM provider)', () => {
   let llm: FakeLlmProvider;
 
   beforeAll(async () => {
-    llm = await startFakeLlmProvider({ format: 'openai', apiKey: API_KEY, replies: [{ kind: 'text', text: 'Paris', promptTokens: 11, completionTokens: 2 }] });
+    llm = await startFakeLlmProvider({
+      format: 'openai',
+      apiKey: API_KEY,
+      replies: [{ kind: 'text', text: 'Paris', promptTokens: 11, completionTokens: 2 }],
+    });
     cp = await startInProcessControlPlane({ AGENTFLEET_SECRET_KEYS: SECRET_KEY });
     // host networking: the container reaches the fake provider on this machine's loopback
     await cp
       .as(cp.adminKey)
-      .post('/api/v1/execution-targets', { name: 'docker', type: 'docker', connection: { network_mode: 'host' }, allowed_images: ['agentfleet/*'] })
+      .post('/api/v1/execution-targets', {
+        name: 'docker',
+        type: 'docker',
+        connection: { network_mode: 'host' },
+        allowed_images: ['agentfleet/*'],
+      })
       .expect(201);
-    const token = (await cp.as(cp.adminKey).post('/api/v1/worker-tokens', { name: 'w', capabilities: ['execute'] }).expect(201)).body as { token: string };
-    worker = spawnNode(WORKER_ENTRY, {
-      AGENTFLEET_WORKER_TOKEN: token.token,
-      AGENTFLEET_CONTROL_PLANE_URL: cp.url,
-      AGENTFLEET_REDIS_URL: process.env['AGENTFLEET_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379',
-      AGENTFLEET_WORKER_RUNTIMES: 'docker',
-      AGENTFLEET_WORKER_HEALTH_PORT: '0',
-    });
-    await waitFor(() => worker.output().includes('consuming execution queues'), { timeoutMs: 20_000, what: 'worker' });
+    const token = (
+      await cp
+        .as(cp.adminKey)
+        .post('/api/v1/worker-tokens', { name: 'w', capabilities: ['execute'] })
+        .expect(201)
+    ).body as { token: string };
+    worker = await startExecutionWorker(token.token, cp.url);
   });
 
   afterAll(async () => {
@@ -42,13 +49,25 @@ describe('engine jobs (prompt → agent-runtime → LLM provider)', () => {
     const engine = (
       await cp
         .as(cp.adminKey)
-        .post('/api/v1/execution-engines', { name: 'fake-openai', provider: 'openai', base_url: llm.baseUrl, model: 'gpt-test', api_key: API_KEY, is_default: true })
+        .post('/api/v1/execution-engines', {
+          name: 'fake-openai',
+          provider: 'openai',
+          base_url: llm.baseUrl,
+          model: 'gpt-test',
+          api_key: API_KEY,
+          is_default: true,
+        })
         .expect(201)
     ).body as { id: string; has_api_key: boolean };
     expect(engine.has_api_key).toBe(true);
     expect(JSON.stringify(engine)).not.toContain(API_KEY);
 
-    const job = (await cp.as(cp.adminKey).post('/api/v1/jobs', { prompt: 'Capital of France?', memory_limit_mb: 256 }).expect(201)).body as { id: string };
+    const job = (
+      await cp
+        .as(cp.adminKey)
+        .post('/api/v1/jobs', { prompt: 'Capital of France?', memory_limit_mb: 256 })
+        .expect(201)
+    ).body as { id: string };
     const done = await waitFor(
       async () => {
         const j = (await cp.as(cp.adminKey).get(`/api/v1/jobs/${job.id}`)).body as { status: string };
@@ -56,7 +75,11 @@ describe('engine jobs (prompt → agent-runtime → LLM provider)', () => {
       },
       { timeoutMs: 60_000, intervalMs: 250, what: 'the engine job' },
     );
-    expect(done).toMatchObject({ status: 'completed', result: 'Paris', usage: { prompt_tokens: 11, completion_tokens: 2 } });
+    expect(done).toMatchObject({
+      status: 'completed',
+      result: 'Paris',
+      usage: { prompt_tokens: 11, completion_tokens: 2 },
+    });
     expect(llm.requests.at(-1)?.headers['authorization']).toBe(`Bearer ${API_KEY}`);
 
     const c = new Client({ connectionString: cp.db.url });
@@ -69,14 +92,24 @@ describe('engine jobs (prompt → agent-runtime → LLM provider)', () => {
     const keys = await cp.redis.redis.keys(`${cp.redis.prefix}*`);
     for (const k of keys) {
       const type = await cp.redis.redis.type(k);
-      const dump = type === 'hash' ? JSON.stringify(await cp.redis.redis.hgetall(k)) : type === 'stream' ? JSON.stringify(await cp.redis.redis.xrange(k, '-', '+')) : type === 'string' ? ((await cp.redis.redis.get(k)) ?? '') : '';
+      const dump =
+        type === 'hash'
+          ? JSON.stringify(await cp.redis.redis.hgetall(k))
+          : type === 'stream'
+            ? JSON.stringify(await cp.redis.redis.xrange(k, '-', '+'))
+            : type === 'string'
+              ? ((await cp.redis.redis.get(k)) ?? '')
+              : '';
       expect(dump).not.toContain(API_KEY);
     }
     expect(worker.output()).not.toContain(API_KEY);
   });
 
   it('refuses a prompt with an unknown engine naming engine_id', async () => {
-    const res = await cp.as(cp.adminKey).post('/api/v1/jobs', { prompt: 'x', engine_id: '00000000-0000-4000-8000-000000000000' }).expect(400);
+    const res = await cp
+      .as(cp.adminKey)
+      .post('/api/v1/jobs', { prompt: 'x', engine_id: '00000000-0000-4000-8000-000000000000' })
+      .expect(400);
     expect(res.body.errors[0].field).toBe('engine_id');
   });
 });

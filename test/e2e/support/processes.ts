@@ -50,3 +50,31 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * A real worker process that runs execution jobs, started and awaited until it consumes its queues.
+ * `env` adds to or overrides the defaults (health port off, Docker runtime, the test Redis).
+ */
+export async function startExecutionWorker(
+  token: string,
+  controlPlaneUrl: string,
+  env: Record<string, string> = {},
+): Promise<RunningProcess> {
+  const { waitFor } = await import('@agentfleet/testing');
+  const w = spawnNode(WORKER_ENTRY, {
+    AGENTFLEET_WORKER_TOKEN: token,
+    AGENTFLEET_CONTROL_PLANE_URL: controlPlaneUrl,
+    AGENTFLEET_REDIS_URL: process.env['AGENTFLEET_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    AGENTFLEET_WORKER_RUNTIMES: 'docker',
+    AGENTFLEET_WORKER_HEALTH_PORT: '0',
+    ...env,
+  });
+  await waitFor(() => w.output().includes('consuming execution queues'), {
+    timeoutMs: 30_000,
+    what: 'the worker to consume its queues',
+  }).catch((e: Error) => {
+    w.kill('SIGKILL');
+    throw new Error(`${e.message}\n${w.output().slice(-2000)}`);
+  });
+  return w;
+}
