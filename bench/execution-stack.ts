@@ -101,6 +101,18 @@ export interface Child {
  */
 const PROFILE_DIR = process.env['AGENTFLEET_BENCH_CPU_PROFILE'];
 
+/** Children still running: killed when this process exits, however it exits (a crash skips the finally blocks). */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+
+/** Registers a child to be killed if this process exits before it. */
+export function killOnExit(proc: ChildProcess): void {
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
+}
+
 export function spawnChild(name: string, entry: string, env: Record<string, string>): Child {
   const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
   const proc = spawn(
@@ -111,6 +123,7 @@ export function spawnChild(name: string, entry: string, env: Record<string, stri
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
+  killOnExit(proc);
   let out = '';
   const keep = (d: Buffer) => {
     out += d.toString();

@@ -34,6 +34,7 @@ import { TEST_REDIS_URL } from '@agentfleet/testing';
 import {
   BENCH_APPLICATION_NAME,
   type Stack,
+  killOnExit,
   machineCpuMs,
   processCpuMs,
   startStack,
@@ -167,26 +168,33 @@ function cpuFigures(a: CpuMark, b: CpuMark, jobs: number, selfLabel: string): Cp
 
 // --- driving ------------------------------------------------------------------------------------------
 
-/** Runs `n` tasks with `concurrency` loops; resolves when all are done. */
+/** Runs `n` tasks with `concurrency` loops; resolves when all are done, rejects after that with the first failure. */
 async function inParallel(n: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
+  const failures: unknown[] = [];
   await Promise.all(
     Array.from({ length: Math.min(concurrency, n) }, async () => {
-      while (next < n) await task(next++);
+      while (next < n) await task(next++).catch((e: unknown) => failures.push(e));
     }),
   );
+  if (failures.length) throw failures[0];
 }
 
-/** Calls `task(i)` at t0 + i/rate (open loop: a slow call does not delay the next); resolves when all are done. */
+/**
+ * Calls `task(i)` at t0 + i/rate (open loop: a slow call does not delay the next); resolves when all
+ * are done, rejects after that with the first failure (none is left unhandled while others still run).
+ */
 async function paced(n: number, ratePerS: number, task: (i: number) => Promise<void>): Promise<void> {
   const t0 = performance.now();
-  const running: Promise<void>[] = [];
+  const running: Promise<unknown>[] = [];
+  const failures: unknown[] = [];
   for (let i = 0; i < n; i++) {
     const wait = t0 + (i * 1000) / ratePerS - performance.now();
     if (wait > 0) await sleep(wait);
-    running.push(task(i));
+    running.push(task(i).catch((e: unknown) => failures.push(e)));
   }
   await Promise.all(running);
+  if (failures.length) throw failures[0];
 }
 
 async function pollUntil(what: string, check: () => Promise<boolean>): Promise<number> {
@@ -257,17 +265,25 @@ class Submitter {
   firstRefusal: string | undefined;
   constructor(private readonly stack: Stack) {}
 
-  /** POSTs one no-op job; its id, or undefined when refused. */
+  /** POSTs one no-op job; its id, or undefined when refused or failed (counted, never thrown). */
   async submit(tag: string): Promise<string | undefined> {
-    const r = await this.stack.http.send('POST', '/api/v1/jobs', this.stack.adminKey, {
-      command: [NOOP_COMMAND],
-      memory_limit_mb: 64,
-      metadata: { bench: tag },
-    });
-    if (r.status === 201) return (r.body as { id: string }).id;
-    this.refused++;
-    this.firstRefusal ??= `${r.status} ${JSON.stringify(r.body).slice(0, 300)}`;
+    try {
+      const r = await this.stack.http.send('POST', '/api/v1/jobs', this.stack.adminKey, {
+        command: [NOOP_COMMAND],
+        memory_limit_mb: 64,
+        metadata: { bench: tag },
+      });
+      if (r.status === 201) return (r.body as { id: string }).id;
+      this.refuse(`${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+    } catch (e) {
+      this.refuse(e instanceof Error ? e.message : String(e));
+    }
     return undefined;
+  }
+
+  private refuse(why: string) {
+    this.refused++;
+    this.firstRefusal ??= why;
   }
 }
 
@@ -298,11 +314,16 @@ async function oursThroughput(stack: Stack, redis: Redis, n: number, tag: string
   });
   const procs = { 'control plane': stack.controlPlane.proc.pid, worker: stack.worker.proc.pid };
   const c0 = await cpuMark(redis, procs, stack);
+  const from = new Date();
   const t0 = performance.now();
   let submittedAt: number | undefined;
+  let to = from;
   const submitting = inParallel(n, CONFIG.submitters, async () => {
     await sub.submit(tag);
-  }).then(() => (submittedAt = performance.now()));
+  }).then(() => {
+    submittedAt = performance.now();
+    to = new Date();
+  });
   const doneAt = await untilCompleted(
     stack,
     before,
@@ -322,6 +343,8 @@ async function oursThroughput(stack: Stack, redis: Redis, n: number, tag: string
     seconds: (doneAt - t0) / 1000,
     jobs_per_s: completed / ((doneAt - t0) / 1000),
     submits_per_s: n / ((submittedAt! - t0) / 1000),
+    /** When the submissions were made (wall clock): where their transactions are found. */
+    submitWindow: { from, to },
     max_queue_depth: Math.max(0, ...s.map((x) => x.queued)),
     max_consumer_lag_entries: Math.max(0, ...s.map((x) => x.lag)),
     max_consumer_pending_entries: Math.max(0, ...s.map((x) => x.pending)),
@@ -370,14 +393,18 @@ async function oursLatency(stack: Stack, n: number, ratePerS: number) {
 
 class RawWorker {
   private readonly child: ChildProcess;
+  private stderr = '';
   private readonly waiters: ((m: RawWorkerMessage) => void)[] = [];
   private readonly exited: Promise<void>;
 
   constructor(init: RawWorkerInit) {
+    // not the bench's own stdout: a child left behind would hold a pipe reading it open
     this.child = fork(join(__dirname, 'execution-raw.worker.js'), [], {
       env: { PATH: process.env['PATH'] ?? '', AF_BENCH_RAW: JSON.stringify(init) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
+    killOnExit(this.child);
+    this.child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
     this.child.on('message', (m: RawWorkerMessage) => this.waiters.shift()?.(m));
     this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
   }
@@ -394,7 +421,8 @@ class RawWorker {
   }
 
   async ready(): Promise<void> {
-    if ((await this.next())?.kind !== 'ready') throw new Error('the raw BullMQ worker did not start');
+    if ((await this.next())?.kind !== 'ready')
+      throw new Error(`the raw BullMQ worker did not start: ${this.stderr}`);
   }
 
   async starts(): Promise<Map<string, number>> {
@@ -580,12 +608,16 @@ async function eventBatches(stack: Stack, tag: string) {
   return batchFigures(sizes.map((r) => r.n));
 }
 
-/** Jobs per submit transaction (group commit), from their audit entries (never updated, so xmin is the insert's). */
-async function submitBatches(stack: Stack, tag: string) {
+/**
+ * Jobs per submit transaction (group commit) within a window of the submissions, from their audit
+ * entries: never updated, so their xmin is the submitting transaction's (and created_at its start).
+ */
+async function submitBatches(stack: Stack, window: { from: Date; to: Date }) {
   const sizes = await stack.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM audit_log a JOIN execution_jobs j ON j.id::text = a.resource_id
-      WHERE a.action = 'job.submitted' AND j.metadata->>'bench' = $1 GROUP BY a.xmin::text::bigint`,
-    [tag],
+    `SELECT count(*)::int AS n FROM audit_log
+      WHERE action = 'job.submitted' AND created_at BETWEEN $1 AND $2
+      GROUP BY xmin::text::bigint`,
+    [window.from, window.to],
   );
   return batchFigures(sizes.map((r) => r.n));
 }
@@ -696,9 +728,10 @@ export async function run(): Promise<void> {
 
     // --- PostgreSQL figures of our path ---
     const batches = await eventBatches(stack, 'throughput');
-    const submits = await submitBatches(stack, 'throughput');
+    const submits = await submitBatches(stack, ours.submitWindow);
     const lag = await consumerLag(stack, 'throughput');
     const lagPaced = await consumerLag(stack, 'latency');
+    log('PostgreSQL figures read');
     await stack.stopProcesses();
     const writes = await writesPerJob(
       stack.db.url,
@@ -926,7 +959,11 @@ function report(
     'started_at: the worker, when the runtime reported the start',
   );
   line('raw: add() returned → processor called', lat(r.rawLat.enqueue_to_start_ms));
-  line('p99 ours / raw', `${fmt(r.oursLat.enqueue_to_start_ms.p99 / r.rawLat.enqueue_to_start_ms.p99)}×`);
+  line(
+    'p99 ours / raw',
+    `${fmt(r.oursLat.enqueue_to_start_ms.p99 / r.rawLat.enqueue_to_start_ms.p99)}×`,
+    `${r.oursLat.jobs - r.oursLat.refused}/${r.oursLat.jobs} POSTs answered 201`,
+  );
   line(
     'ours: POST sent → started_at',
     lat(r.oursLat.request_to_start_ms),
