@@ -1,9 +1,13 @@
-import Docker from 'dockerode';
 import { Client } from 'pg';
 import { type TestRedis, createTestRedis, waitFor } from '@agentfleet/testing';
 import { type ControlPlaneProcess, startControlPlaneProcess } from './support/control-plane-process';
 import { OwnPostgresServer } from './support/own-postgres-server';
-import { type RunningProcess, WORKER_ENTRY, freePort, spawnNode } from './support/processes';
+import {
+  type RunningProcess,
+  freePort,
+  removeJobContainers,
+  startExecutionWorker,
+} from './support/processes';
 import { progressJobScript, progressMessages } from './support/progress-job';
 
 const IMAGE = 'agentfleet/agent-runtime:dev';
@@ -11,7 +15,6 @@ const JOBS = 4;
 const STEPS = 6;
 const OUTAGE_MS = 30_000;
 const REDIS_URL = process.env['AGENTFLEET_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
 interface Job {
   id: string;
@@ -57,18 +60,10 @@ describe('outage: PostgreSQL unreachable for 30 s while jobs run', () => {
       capabilities: ['execute'],
     });
     expect(token.status).toBe(201);
-    worker = spawnNode(WORKER_ENTRY, {
-      AGENTFLEET_WORKER_TOKEN: token.body.token,
-      AGENTFLEET_CONTROL_PLANE_URL: cp.url,
+    worker = await startExecutionWorker(token.body.token, cp.url, {
       AGENTFLEET_REDIS_URL: REDIS_URL,
       AGENTFLEET_WORKER_INSTANCE_ID: 'pg-outage-worker',
-      AGENTFLEET_WORKER_RUNTIMES: 'docker',
       AGENTFLEET_WORKER_SLOTS: '2',
-      AGENTFLEET_WORKER_HEALTH_PORT: '0',
-    });
-    await waitFor(() => worker!.output().includes('consuming execution queues'), {
-      timeoutMs: 30_000,
-      what: 'worker consuming',
     });
   }, 120_000);
 
@@ -76,20 +71,7 @@ describe('outage: PostgreSQL unreachable for 30 s while jobs run', () => {
     // everything this file started goes, whatever state the test left it in
     for (const p of [worker, cp]) p?.kill('SIGKILL');
     await Promise.all([worker?.exited, cp?.exited]);
-    for (const id of jobIds) {
-      const left = await docker.listContainers({
-        all: true,
-        filters: { label: [`agentfleet.job_id=${id}`] },
-      });
-      await Promise.all(
-        left.map((c) =>
-          docker
-            .getContainer(c.Id)
-            .remove({ force: true })
-            .catch(() => undefined),
-        ),
-      );
-    }
+    await removeJobContainers(jobIds);
     await pgServer?.destroy();
     await redis?.cleanup();
   }, 60_000);

@@ -1,8 +1,12 @@
-import Docker from 'dockerode';
 import { Client } from 'pg';
 import { type TestDatabase, createTestDatabase, waitFor } from '@agentfleet/testing';
 import { type ControlPlaneProcess, startControlPlaneProcess } from './support/control-plane-process';
-import { type RunningProcess, WORKER_ENTRY, freePort, spawnNode } from './support/processes';
+import {
+  type RunningProcess,
+  freePort,
+  removeJobContainers,
+  startExecutionWorker,
+} from './support/processes';
 import { progressJobScript, progressMessages } from './support/progress-job';
 import { OwnRedisServer } from './support/redis-server';
 
@@ -11,7 +15,6 @@ const JOBS = 4;
 const STEPS = 6;
 /** Longer than the worker grace period below: every heartbeat is older than it when Redis is back. */
 const OUTAGE_MS = 10_000;
-const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const TERMINAL = ['completed', 'failed', 'oom', 'timed_out', 'cancelled', 'failed_circuit_open'];
 
 interface Job {
@@ -58,18 +61,10 @@ describe('outage: a Redis restart while jobs run', () => {
       capabilities: ['execute'],
     });
     expect(token.status).toBe(201);
-    worker = spawnNode(WORKER_ENTRY, {
-      AGENTFLEET_WORKER_TOKEN: token.body.token,
-      AGENTFLEET_CONTROL_PLANE_URL: cp.url,
+    worker = await startExecutionWorker(token.body.token, cp.url, {
       AGENTFLEET_REDIS_URL: redis.url,
       AGENTFLEET_WORKER_INSTANCE_ID: 'redis-outage-worker',
-      AGENTFLEET_WORKER_RUNTIMES: 'docker',
       AGENTFLEET_WORKER_SLOTS: '2',
-      AGENTFLEET_WORKER_HEALTH_PORT: '0',
-    });
-    await waitFor(() => worker!.output().includes('consuming execution queues'), {
-      timeoutMs: 30_000,
-      what: 'worker consuming',
     });
   }, 120_000);
 
@@ -77,20 +72,7 @@ describe('outage: a Redis restart while jobs run', () => {
     // everything this file started goes, whatever state the test left it in
     for (const p of [worker, cp]) p?.kill('SIGKILL');
     await Promise.all([worker?.exited, cp?.exited]);
-    for (const id of jobIds) {
-      const left = await docker.listContainers({
-        all: true,
-        filters: { label: [`agentfleet.job_id=${id}`] },
-      });
-      await Promise.all(
-        left.map((c) =>
-          docker
-            .getContainer(c.Id)
-            .remove({ force: true })
-            .catch(() => undefined),
-        ),
-      );
-    }
+    await removeJobContainers(jobIds);
     await redis?.destroy();
     await db?.drop();
   }, 60_000);

@@ -78,3 +78,20 @@ export async function startExecutionWorker(
   });
   return w;
 }
+
+/** Force-removes every container labelled with one of these job ids (a test's leftovers, whatever state it ended in). */
+export async function removeJobContainers(jobIds: readonly string[]): Promise<void> {
+  const { default: Docker } = await import('dockerode');
+  const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+  for (const id of jobIds) {
+    const left = await docker.listContainers({ all: true, filters: { label: [`agentfleet.job_id=${id}`] } });
+    await Promise.all(
+      left.map((c) =>
+        docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
+  }
+}
