@@ -26,6 +26,8 @@ import { JobEventStreamService } from './jobs/job-event-stream.service';
 import { JobsController } from './jobs/jobs.controller';
 import { QueuedJobDispatcherService } from './jobs/queued-job-dispatcher.service';
 import { StalledAttemptWatcherService } from './jobs/stalled-attempt-watcher.service';
+import { FleetMetricsCollector } from './observability/fleet-metrics.collector';
+import { MetricsController } from './observability/metrics.controller';
 import { ExecutionEnginesController, WorkerEnginesController } from './execution-engines/execution-engines.controller';
 
 @Module({})
@@ -37,6 +39,8 @@ export class AppModule {
         InfrastructureModule.forRoot(env),
         TerminusModule.forRoot({ logger: false }),
         LoggerModule.forRoot({
+          // fields the guard assigns also go on the request's completion line
+          assignResponse: true,
           pinoHttp: {
             ...loggerOptions({
               level: env.AGENTFLEET_LOG_LEVEL,
@@ -49,10 +53,9 @@ export class AppModule {
               res.setHeader('x-request-id', id);
               return id;
             },
-            customProps: (req) => {
-              const p = (req as { principal?: { organizationId: string; apiKeyId: string } }).principal;
-              return p ? { organization_id: p.organizationId, api_key_id: p.apiKeyId } : {};
-            },
+            // `request_id` on every line of a request (the guard adds organization_id once it knows it)
+            quietReqLogger: true,
+            customAttributeKeys: { reqId: 'request_id' },
             // one short line per request: no headers (they carry credentials), no bodies
             serializers: {
               req: (req: { id: unknown; method: string; url: string }) => ({
@@ -62,12 +65,13 @@ export class AppModule {
               }),
               res: (res: { statusCode: number }) => ({ status: res.statusCode }),
             },
-            autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+            autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
           },
         }),
       ],
       controllers: [
         HealthController,
+        MetricsController,
         OrganizationsController,
         UsersController,
         ApiKeysController,
@@ -88,6 +92,7 @@ export class AppModule {
         JobEventConsumerService,
         StalledAttemptWatcherService,
         QueuedJobDispatcherService,
+        FleetMetricsCollector,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useClass: ValidationPipe },
         { provide: APP_FILTER, useClass: ErrorFilter },

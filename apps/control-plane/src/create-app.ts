@@ -8,6 +8,9 @@ import { cleanupOpenApiDoc } from 'nestjs-zod';
 import { AppModule } from './app.module';
 import { isBodyParserError, sendError } from './common/error.filter';
 import type { ControlPlaneEnv } from './env';
+import { httpMetricsMiddleware } from './observability/http-metrics.middleware';
+import { METRICS_REGISTRY } from './tokens';
+import type { Metrics } from '@agentfleet/infra-observability';
 
 /** Builds the HTTP application (used by main.ts and by the e2e tests alike). */
 export async function createControlPlaneApp(env: ControlPlaneEnv): Promise<NestExpressApplication> {
@@ -18,6 +21,8 @@ export async function createControlPlaneApp(env: ControlPlaneEnv): Promise<NestE
   app.useLogger(app.get(PinoLogger));
   app.set('trust proxy', env.AGENTFLEET_TRUST_PROXY);
   app.disable('x-powered-by');
+  // first: every request is measured, also the ones the body parser refuses
+  app.use(httpMetricsMiddleware(app.get<Metrics>(METRICS_REGISTRY)));
   // strict JSON only; a body over the limit is refused with 413 before any handler runs
   app.use(json({ limit: env.AGENTFLEET_BODY_LIMIT, strict: true }));
   const logger = new Logger('http');

@@ -10,6 +10,7 @@ import { systemClock } from '@agentfleet/domain';
 import { AesGcmSecretBox, NodeCredentialHasher } from '@agentfleet/infra-crypto';
 import {
   TypeormAuditLogRepository,
+  TypeormFleetStatsReader,
   TypeormUnitOfWork,
   accessRepositories,
   createDataSource,
@@ -27,9 +28,11 @@ import {
   redactRedisUrl,
 } from '@agentfleet/infra-redis';
 import { BullmqExecutionQueue, bullConnection } from '@agentfleet/infra-queue';
+import { Metrics } from '@agentfleet/infra-observability';
 import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { CONTROL_PLANE_ENV, type ControlPlaneEnv } from './env';
+import { CONTROL_PLANE_VERSION } from './version';
 import {
   ACCESS_UOW,
   ATTEMPT_EVIDENCE,
@@ -40,9 +43,11 @@ import {
   EXECUTION_UOW,
   FLEET_LIVENESS,
   FLEET_SETTINGS,
+  FLEET_STATS,
   FLEET_UOW,
   JOB_QUEUE,
   JOB_SIGNALS,
+  METRICS_REGISTRY,
   RATE_LIMITER,
   REDIS,
   REDIS_KEYS,
@@ -63,6 +68,13 @@ export class InfrastructureModule implements OnApplicationShutdown {
     const logger = new Logger('infrastructure');
     const providers = [
       { provide: CONTROL_PLANE_ENV, useValue: env },
+      {
+        provide: METRICS_REGISTRY,
+        useFactory: () =>
+          new Metrics('control-plane', CONTROL_PLANE_VERSION, (e) =>
+            logger.warn(`metrics collector failed: ${e instanceof Error ? e.message : String(e)}`),
+          ).registerAll(),
+      },
       {
         provide: DATA_SOURCE,
         useFactory: async () => {
@@ -138,6 +150,11 @@ export class InfrastructureModule implements OnApplicationShutdown {
         provide: AUDIT_READER,
         inject: [DATA_SOURCE],
         useFactory: (ds: DataSource) => new TypeormAuditLogRepository(ds.manager),
+      },
+      {
+        provide: FLEET_STATS,
+        inject: [DATA_SOURCE],
+        useFactory: (ds: DataSource) => new TypeormFleetStatsReader(ds),
       },
       {
         provide: FLEET_LIVENESS,

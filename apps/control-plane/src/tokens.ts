@@ -15,3 +15,5 @@ export const JOB_QUEUE = Symbol('JOB_QUEUE');
 export const JOB_SIGNALS = Symbol('JOB_SIGNALS');
 export const ATTEMPT_EVIDENCE = Symbol('ATTEMPT_EVIDENCE');
 export const SECRET_BOX = Symbol('SECRET_BOX');
+export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
+export const FLEET_STATS = Symbol('FLEET_STATS');

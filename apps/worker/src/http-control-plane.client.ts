@@ -25,10 +25,16 @@ export class HttpControlPlaneClient implements ControlPlaneClient {
 
   /** The settings (and key) of an engine job's engine; asked at the job's start, kept in memory only. */
   async engineConfig(engineId: string, jobId: string): Promise<EngineRuntimeConfig> {
-    const res = await fetch(new URL(`/api/v1/workers/engines/${encodeURIComponent(engineId)}?job_id=${encodeURIComponent(jobId)}`, this.baseUrl), {
-      headers: { authorization: `Bearer ${this.token}` },
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
+    const res = await fetch(
+      new URL(
+        `/api/v1/workers/engines/${encodeURIComponent(engineId)}?job_id=${encodeURIComponent(jobId)}`,
+        this.baseUrl,
+      ),
+      {
+        headers: { authorization: `Bearer ${this.token}` },
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      },
+    );
     if (!res.ok) throw new Error(`control plane answered ${res.status} for engine ${engineId}`);
     return engineRuntimeConfigSchema.parse(await res.json());
   }

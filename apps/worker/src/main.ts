@@ -5,6 +5,7 @@ import { parseEnv } from '@agentfleet/contracts';
 import { PermanentRegistrationError, type StopReason } from '@agentfleet/fleet';
 import { createLogger } from '@agentfleet/infra-observability';
 import { workerEnvSchema } from './env';
+import { workerLogFields } from './log-fields';
 import { WorkerRuntimeService } from './worker-runtime.service';
 import { WorkerModule } from './worker.module';
 
@@ -17,6 +18,7 @@ async function main(): Promise<number> {
     level: env.AGENTFLEET_LOG_LEVEL,
     format: env.AGENTFLEET_LOG_FORMAT,
     service: 'worker',
+    fields: workerLogFields,
   });
   let app: INestApplicationContext | undefined;
   // signals during start-up abort registration; afterwards they stop the worker cleanly

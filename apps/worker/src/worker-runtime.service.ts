@@ -2,7 +2,9 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import { WORKER_PROTOCOL_VERSION } from '@agentfleet/contracts';
 import { type LifecycleLogger, type StopReason, WorkerLifecycle } from '@agentfleet/fleet';
 import { RedisHeartbeatSender, RedisKeys } from '@agentfleet/infra-redis';
-import type { Logger } from '@agentfleet/infra-observability';
+import { type Logger, Metrics } from '@agentfleet/infra-observability';
+import { WorkerMetrics } from './worker-metrics';
+import { setWorkerIdSource } from './log-fields';
 import type { Redis } from 'ioredis';
 import type { Server } from 'node:http';
 import { hostname } from 'node:os';
@@ -25,6 +27,7 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicati
   private health: Server | undefined;
   private readonly breakers: OpossumBreakers;
   private readonly subscriber: Redis;
+  readonly metrics: WorkerMetrics;
 
   constructor(
     @Inject(WORKER_ENV) private readonly env: WorkerEnv,
@@ -36,10 +39,16 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicati
       warn: (msg, f) => logger.warn(f ?? {}, msg),
       error: (msg, f) => logger.error(f ?? {}, msg),
     };
+    this.metrics = new WorkerMetrics(
+      new Metrics('worker', WORKER_VERSION, (e) =>
+        logger.warn({ error: e instanceof Error ? e.message : String(e) }, 'metrics collector failed'),
+      ).registerAll(),
+    );
     // breakers are this worker's own view of each target; their changes are posted for the admin API
     this.breakers = new OpossumBreakers((targetId, state) => {
       const s = this.lifecycle.currentSession;
       logger.warn({ target_id: targetId, state }, 'circuit breaker state changed');
+      this.metrics.breakerChanged(targetId, state);
       if (s)
         void new RedisBreakerBoard(redis, new RedisKeys(s.redis_key_prefix))
           .post(targetId, s.worker_id, state)
@@ -71,7 +80,12 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicati
       hostname: hostname(),
       logger,
       lockDurationMs: env.AGENTFLEET_JOB_LOCK_DURATION_MS,
+      metrics: this.metrics,
     });
+    this.metrics.watch(
+      () => ({ busy: workload.running().length, free: workload.freeSlots() }),
+      this.breakers,
+    );
     this.lifecycle = new WorkerLifecycle({
       registration: {
         instance_id: env.AGENTFLEET_WORKER_INSTANCE_ID,
@@ -87,11 +101,13 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicati
         },
       },
       client,
-      heartbeatFor: (prefix) => new RedisHeartbeatSender(redis, new RedisKeys(prefix)),
+      heartbeatFor: (prefix) =>
+        this.metrics.timedHeartbeats(new RedisHeartbeatSender(redis, new RedisKeys(prefix))),
       workload,
       logger: log,
       shutdownGraceMs: env.AGENTFLEET_SHUTDOWN_GRACE_MS,
     });
+    setWorkerIdSource(() => this.lifecycle.workerId);
   }
 
   async onApplicationBootstrap() {
@@ -100,6 +116,7 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicati
         this.env.AGENTFLEET_WORKER_HEALTH_PORT,
         this.env.AGENTFLEET_WORKER_HEALTH_HOST,
         () => this.lifecycle.workerId !== undefined,
+        this.metrics.metrics,
       );
     }
     const s = await this.lifecycle.start();

@@ -31,6 +31,8 @@ export interface RunSummary {
   handedBack?: boolean;
   targetId: string | null;
   outcome?: RunOutcome;
+  /** When the container ran (metrics): create→running, running→exit, and the wall-clock start. */
+  timing?: { startMs: number; runMs: number; startedAt: number };
 }
 
 /** How many stdout events are sent per Redis round trip, and how long one may wait for company. */
@@ -56,10 +58,11 @@ export class RunExecutionJobUseCase {
       rest: Partial<Extract<JobEvent, { type: 'finished' }>> = {},
       target: Target | null = null,
       outcome?: RunOutcome,
+      timing?: RunSummary['timing'],
     ): Promise<RunSummary> => {
       if (signal.aborted && signal.reason === HAND_BACK) {
         await sink.close();
-        return { status, handedBack: true, targetId: target?.id ?? null };
+        return { status, handedBack: true, targetId: target?.id ?? null, ...(timing ? { timing } : {}) };
       }
       sink.push({
         ...base,
@@ -74,7 +77,12 @@ export class RunExecutionJobUseCase {
         memory_limit_mb: payload.spec.memory_limit_mb,
       });
       await sink.close();
-      return { status, targetId: target?.id ?? null, ...(outcome ? { outcome } : {}) };
+      return {
+        status,
+        targetId: target?.id ?? null,
+        ...(outcome ? { outcome } : {}),
+        ...(timing ? { timing } : {}),
+      };
     };
 
     let env = payload.spec.env;
@@ -82,7 +90,9 @@ export class RunExecutionJobUseCase {
       try {
         env = { ...env, ...(await this.d.engineEnv!(payload.engine_id, payload.job_id)) };
       } catch (e) {
-        return finished('failed', { error: `engine settings unavailable: ${e instanceof Error ? e.message : String(e)}`.slice(0, 4000) });
+        return finished('failed', {
+          error: `engine settings unavailable: ${e instanceof Error ? e.message : String(e)}`.slice(0, 4000),
+        });
       }
     }
     const tried: string[] = [];
@@ -94,6 +104,8 @@ export class RunExecutionJobUseCase {
       }
       let result: string | undefined;
       let resultValue: unknown;
+      let requested = 0;
+      let running: { at: number; wall: number } | undefined;
       try {
         const runtime = this.d.runtimeFor(target);
         if (payload.attempt > 1) {
@@ -107,6 +119,7 @@ export class RunExecutionJobUseCase {
               removed,
             });
         }
+        requested = performance.now();
         const outcome = await this.d.breakers.fire(target.id, target.breaker, () =>
           runtime.run(
             {
@@ -124,7 +137,8 @@ export class RunExecutionJobUseCase {
             },
             {
               signal,
-              onStarted: (containerId) =>
+              onStarted: (containerId) => {
+                running = { at: performance.now(), wall: Date.now() };
                 sink.push({
                   ...base,
                   at: now().toISOString(),
@@ -133,7 +147,8 @@ export class RunExecutionJobUseCase {
                   container_id: containerId,
                   target_id: target.id,
                   target_host: this.d.hostname,
-                }),
+                });
+              },
               onStdout: (line) => {
                 const e = parseRuntimeLine(line);
                 const at = now().toISOString();
@@ -187,6 +202,11 @@ export class RunExecutionJobUseCase {
           ),
         );
         const status = statusOf(outcome);
+        const timing = running && {
+          startMs: running.at - requested,
+          runMs: performance.now() - running.at,
+          startedAt: running.wall,
+        };
         return finished(
           status,
           {
@@ -198,6 +218,7 @@ export class RunExecutionJobUseCase {
           },
           target,
           outcome,
+          timing,
         );
       } catch (e) {
         if (e instanceof BreakerOpenError) {

@@ -10,3 +10,4 @@ export * from './view-fleet.use-case';
 export * from './schedule-worker.use-case';
 export * from './worker-side.ports';
 export * from './worker-lifecycle';
+export * from './fleet-stats.port';

@@ -1,2 +1,3 @@
 export * from './logger';
 export * from './metric-catalog';
+export * from './metrics';

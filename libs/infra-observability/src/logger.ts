@@ -5,6 +5,8 @@ export interface LoggerSettings {
   format: 'json' | 'pretty';
   /** Process name on every line: control-plane, worker, ... */
   service: string;
+  /** Fields known only later (the worker's id once registered), added to every line from then on. */
+  fields?: () => Record<string, unknown>;
 }
 
 /** Paths never written to logs: credentials in headers and bodies. */
@@ -28,6 +30,7 @@ export function loggerOptions(s: LoggerSettings): LoggerOptions {
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
+    ...(s.fields ? { mixin: s.fields } : {}),
     ...(s.format === 'pretty'
       ? {
           transport: {

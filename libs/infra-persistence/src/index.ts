@@ -6,3 +6,4 @@ export * from './typeorm-fleet.repositories';
 export * from './typeorm-audit.repository';
 export * from './migrations';
 export * from './typeorm-execution.repositories';
+export * from './typeorm-fleet-stats.reader';

@@ -130,6 +130,32 @@ export class RedisJobEventConsumer {
     return { count: Number(res[0] ?? 0) };
   }
 
+  /**
+   * The group's backlog: `lag` = entries not yet delivered to any consumer (null when Redis cannot tell,
+   * e.g. after entries were trimmed), `pending` = delivered, not yet acknowledged. Undefined when the
+   * group does not exist (yet).
+   */
+  async groupInfo(): Promise<{ lag: number | null; pending: number } | undefined> {
+    let groups: unknown[][];
+    try {
+      groups = (await this.redis.xinfo('GROUPS', this.keys.jobEventsFirehose())) as unknown[][];
+    } catch (e) {
+      if (e instanceof Error && /no such key/i.test(e.message)) return undefined;
+      throw e;
+    }
+    for (const g of groups) {
+      const f = new Map<string, unknown>();
+      for (let i = 0; i + 1 < g.length; i += 2) f.set(String(g[i]), g[i + 1]);
+      if (f.get('name') !== this.group) continue;
+      const lag = f.get('lag');
+      return {
+        lag: lag === null || lag === undefined ? null : Number(lag),
+        pending: Number(f.get('pending') ?? 0),
+      };
+    }
+    return undefined;
+  }
+
   private parse(raw: XEntries): { entries: FirehoseEntry[]; malformed: string[] } {
     const entries: FirehoseEntry[] = [];
     const malformed: string[] = [];
@@ -156,15 +182,7 @@ export async function readJobStream(
   afterId: string,
   blockMs: number,
 ): Promise<{ id: string; event: JobEvent }[]> {
-  const res = (await redis.xread(
-    'COUNT',
-    500,
-    'BLOCK',
-    blockMs,
-    'STREAMS',
-    keys.jobEvents(jobId),
-    afterId,
-  ));
+  const res = await redis.xread('COUNT', 500, 'BLOCK', blockMs, 'STREAMS', keys.jobEvents(jobId), afterId);
   const out: { id: string; event: JobEvent }[] = [];
   for (const [id, fields] of res?.[0]?.[1] ?? []) {
     try {

@@ -5,6 +5,7 @@ import { AuthenticateApiKeyUseCase } from '@agentfleet/access';
 import { ForbiddenError } from '@agentfleet/domain';
 import { AuthenticateWorkerTokenUseCase } from '@agentfleet/fleet';
 import type { Request } from 'express';
+import { PinoLogger } from 'nestjs-pino';
 import { AUTH_KIND, type AuthedRequest, REQUIRED_SCOPES } from './auth.decorators';
 
 /** Reads `Authorization: Bearer <credential>` (or `X-API-Key`). */
@@ -28,6 +29,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly apiKeys: AuthenticateApiKeyUseCase,
     private readonly workerTokens: AuthenticateWorkerTokenUseCase,
+    private readonly log: PinoLogger,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -38,10 +40,16 @@ export class AuthGuard implements CanActivate {
     const presented = presentedCredential(req);
     if (kind === 'worker') {
       req.worker = await this.workerTokens.execute(presented);
+      // every later line of this request says whose it is
+      this.log.assign({
+        organization_id: req.worker.principal.organizationId,
+        worker_token_id: req.worker.principal.tokenId,
+      });
       return true;
     }
     const principal = await this.apiKeys.execute(presented);
     req.principal = principal;
+    this.log.assign({ organization_id: principal.organizationId, api_key_id: principal.apiKeyId });
     const required = this.reflector.getAllAndMerge<Scope[]>(REQUIRED_SCOPES, targets) ?? [];
     const missing = required.filter((s) => !principal.scopes.includes(s));
     if (missing.length) throw new ForbiddenError(`API key lacks scope ${missing.join(', ')}`);

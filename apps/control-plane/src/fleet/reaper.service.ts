@@ -12,7 +12,8 @@ import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { CONTROL_PLANE_ENV, type ControlPlaneEnv } from '../env';
-import { REDIS, REDIS_KEYS } from '../tokens';
+import type { Metrics } from '@agentfleet/infra-observability';
+import { METRICS_REGISTRY, REDIS, REDIS_KEYS } from '../tokens';
 
 /**
  * Every replica runs this loop; only the holder of the `leader:reaper` lock reaps. A cycle that fails
@@ -35,6 +36,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(REDIS) redis: Redis,
     @Inject(REDIS_KEYS) keys: RedisKeys,
     @Inject(CONTROL_PLANE_ENV) private readonly env: ControlPlaneEnv,
+    @Inject(METRICS_REGISTRY) private readonly metrics: Metrics,
   ) {
     this.lock = new RedisLeaderLock(
       redis,
@@ -97,7 +99,6 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
         Date.now() < this.judgeLivenessFrom
           ? { lost: [], recovered: [], stopped: [] }
           : await this.reap.execute();
-      const ms = performance.now() - started;
       for (const w of r.lost)
         this.logger.warn({
           worker_id: w.id,
@@ -126,6 +127,12 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
           msg: 'job handed back: its worker is gone',
         });
       }
+      const ms = performance.now() - started;
+      this.metrics.histogram('reaperCycleDuration').observe(ms / 1000);
+      this.metrics.counter('workersLost').inc(r.lost.length);
+      this.metrics.counter('workersRecovered').inc(r.recovered.length);
+      for (const j of handedBack)
+        this.metrics.counter('jobsRequeued').inc({ pool: j.pool, reason: 'worker_lost' });
       if (ms > this.env.AGENTFLEET_REAPER_INTERVAL_MS)
         this.logger.warn(`reaper cycle took ${ms.toFixed(0)} ms`);
     } catch (e) {

@@ -5,11 +5,12 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { PersistJobEventsUseCase } from '@agentfleet/execution';
+import { PersistJobEventsUseCase, type PersistResult } from '@agentfleet/execution';
 import { type FirehoseEntry, RedisJobEventConsumer, type RedisKeys } from '@agentfleet/infra-redis';
 import type { Redis } from 'ioredis';
 import { hostname } from 'node:os';
-import { REDIS, REDIS_KEYS } from '../tokens';
+import type { Metrics } from '@agentfleet/infra-observability';
+import { METRICS_REGISTRY, REDIS, REDIS_KEYS } from '../tokens';
 
 const BATCH = 500;
 const BLOCK_MS = 1000;
@@ -33,6 +34,7 @@ export class JobEventConsumerService implements OnApplicationBootstrap, OnApplic
     private readonly persist: PersistJobEventsUseCase,
     @Inject(REDIS) redis: Redis,
     @Inject(REDIS_KEYS) keys: RedisKeys,
+    @Inject(METRICS_REGISTRY) private readonly metrics: Metrics,
   ) {
     // XREADGROUP BLOCK holds its connection: not the shared one
     this.conn = redis.duplicate({ maxRetriesPerRequest: null });
@@ -91,12 +93,24 @@ export class JobEventConsumerService implements OnApplicationBootstrap, OnApplic
     }
   }
 
+  /** Counted after the commit: each transition is committed once (conditional updates), so counted once. */
+  private count(r: PersistResult): void {
+    const m = this.metrics;
+    m.counter('jobEventsPersisted').inc({ result: 'accepted' }, r.accepted);
+    m.counter('jobEventsPersisted').inc({ result: 'dropped' }, r.dropped);
+    for (const j of r.finished) m.counter('jobsFinished').inc({ pool: j.pool, status: j.status });
+    for (const j of r.retried) m.counter('jobsRequeued').inc({ pool: j.pool, reason: 'retry' });
+  }
+
   /** Keeps the batch until PostgreSQL took it: nothing is acknowledged before its commit. */
   private async persistUntilDone(entries: FirehoseEntry[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.persist.execute(entries);
+        const started = performance.now();
+        const r = await this.persist.execute(entries);
+        this.metrics.histogram('jobEventsBatchDuration').observe((performance.now() - started) / 1000);
         await this.consumer.ack(entries.map((e) => e.firehoseId));
+        this.count(r);
         if (attempt > 0)
           this.logger.log(`persisted ${entries.length} job events after ${attempt} failed attempts`);
         return;

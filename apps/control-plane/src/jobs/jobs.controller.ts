@@ -1,4 +1,16 @@
-import { Body, Controller, Get, HttpCode, Logger, Param, Post, Query, Req, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  Logger,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { createJobSchema, listJobsQuerySchema } from '@agentfleet/contracts';
 import type { Principal } from '@agentfleet/domain';
@@ -8,6 +20,8 @@ import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { ClientIp, CurrentPrincipal, RequireScopes } from '../common/auth.decorators';
 import { UuidParamDto } from '../common/common.dto';
+import type { Metrics } from '@agentfleet/infra-observability';
+import { METRICS_REGISTRY } from '../tokens';
 import { JobEventStreamService } from './job-event-stream.service';
 
 class CreateJobDto extends createZodDto(createJobSchema) {}
@@ -31,6 +45,7 @@ export class JobsController {
     private readonly submit: SubmitJobUseCase,
     private readonly jobs: ManageJobsUseCase,
     private readonly events: JobEventStreamService,
+    @Inject(METRICS_REGISTRY) private readonly metrics: Metrics,
   ) {}
 
   @Post()
@@ -53,6 +68,7 @@ export class JobsController {
         msg: `job accepted but not enqueued (${r.enqueueError}); the dispatcher sweep will enqueue it`,
       });
     }
+    if (r.created) this.metrics.counter('jobsSubmitted').inc({ pool: r.job.pool });
     res.status(r.created ? 201 : 200);
     return r.job;
   }

@@ -9,7 +9,8 @@ import type { UnitOfWork } from '@agentfleet/domain';
 import { type ExecutionRepositories, HandBackJobsUseCase } from '@agentfleet/execution';
 import { StalledAttemptWatcher, bullConnection } from '@agentfleet/infra-queue';
 import { CONTROL_PLANE_ENV, type ControlPlaneEnv } from '../env';
-import { EXECUTION_UOW } from '../tokens';
+import type { Metrics } from '@agentfleet/infra-observability';
+import { EXECUTION_UOW, METRICS_REGISTRY } from '../tokens';
 
 const REFRESH_POOLS_MS = 30_000;
 
@@ -28,18 +29,22 @@ export class StalledAttemptWatcherService implements OnApplicationBootstrap, OnA
     private readonly handBack: HandBackJobsUseCase,
     @Inject(EXECUTION_UOW) private readonly uow: UnitOfWork<ExecutionRepositories>,
     @Inject(CONTROL_PLANE_ENV) env: ControlPlaneEnv,
+    @Inject(METRICS_REGISTRY) metrics: Metrics,
   ) {
     this.watcher = new StalledAttemptWatcher(
       { connection: bullConnection(env.AGENTFLEET_REDIS_URL), prefix: `${env.AGENTFLEET_REDIS_PREFIX}bull` },
       (jobId, attempt) => {
         this.handBack.ofStalledAttempt(jobId, attempt).then(
-          (j) =>
-            j &&
+          (j) => {
+            if (!j) return; // another replica, or the reaper, handed it back first
+            metrics.counter('jobsRequeued').inc({ pool: j.pool, reason: 'lock_expired' });
             this.logger.warn({
               job_id: jobId,
               attempt,
+              organization_id: j.organizationId,
               msg: 'attempt stalled (queue lock expired): handed back',
-            }),
+            });
+          },
           (e: unknown) =>
             this.logger.error(`handing back stalled ${jobId}: ${e instanceof Error ? e.message : String(e)}`),
         );

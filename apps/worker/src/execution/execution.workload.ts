@@ -11,6 +11,7 @@ import { BullmqExecutionConsumer, type QueueConnection } from '@agentfleet/infra
 import { RedisJobEventSink, RedisKeys } from '@agentfleet/infra-redis';
 import type { Logger } from '@agentfleet/infra-observability';
 import type { Redis } from 'ioredis';
+import type { WorkerMetrics } from '../worker-metrics';
 
 type Target = ExecutionRunPayload['targets'][number];
 
@@ -27,6 +28,7 @@ export interface ExecutionWorkloadDeps {
   logger: Logger;
   /** BullMQ lock of a taken job; renewed every half of it while the container runs. */
   lockDurationMs: number;
+  metrics: WorkerMetrics;
 }
 
 /**
@@ -43,7 +45,11 @@ export class ExecutionWorkload implements Workload {
 
   /** Every job of the catalog has exactly one handler here, or the worker does not start. */
   private readonly handlers = handlerRegistry([
-    ['execution.run', (payload: ExecutionRunPayload, workerId: string, keys: RedisKeys) => this.run(payload, workerId, keys)],
+    [
+      'execution.run',
+      (payload: ExecutionRunPayload, workerId: string, keys: RedisKeys, enqueuedAt?: number) =>
+        this.run(payload, workerId, keys, enqueuedAt),
+    ],
   ]);
 
   constructor(private readonly d: ExecutionWorkloadDeps) {}
@@ -78,7 +84,14 @@ export class ExecutionWorkload implements Workload {
           lockDurationMs: this.d.lockDurationMs,
           stalledIntervalMs: Math.max(5000, Math.floor(this.d.lockDurationMs / 2)),
         },
-        (payload) => this.handlers.get('execution.run')!(payload, s.worker_id, new RedisKeys(s.redis_key_prefix)),
+        (payload, job) =>
+          this.handlers.get('execution.run')!(
+            payload,
+            s.worker_id,
+            new RedisKeys(s.redis_key_prefix),
+            // when the entry became due: a retry's backoff delay is not waiting time
+            job.timestamp + (job.opts.delay ?? 0),
+          ),
       );
       this.consumer.start();
       this.d.logger.info({ pools: s.pools, concurrency: s.concurrency }, 'consuming execution queues');
@@ -101,8 +114,14 @@ export class ExecutionWorkload implements Workload {
     for (const r of this.runtimes.values()) (r as { close?: () => void }).close?.();
   }
 
-  private async run(payload: ExecutionRunPayload, workerId: string, keys: RedisKeys): Promise<RunSummary> {
+  private async run(
+    payload: ExecutionRunPayload,
+    workerId: string,
+    keys: RedisKeys,
+    enqueuedAt?: number,
+  ): Promise<RunSummary> {
     const controller = new AbortController();
+    for (const t of payload.targets) this.d.metrics.remember(t);
     this.active.set(payload.job_id, controller);
     const log = this.d.logger.child({
       job_id: payload.job_id,
@@ -123,6 +142,7 @@ export class ExecutionWorkload implements Workload {
       });
       log.info('job started');
       const summary = await uc.execute(payload, controller.signal);
+      this.d.metrics.attemptEnded(payload, summary, enqueuedAt);
       log.info(
         { status: summary.status, handed_back: summary.handedBack ?? false, target_id: summary.targetId },
         'job ended',

@@ -1,0 +1,14 @@
+/** What the fleet looks like in PostgreSQL, for metrics (every organization: operators watch the instance). */
+export interface FleetStats {
+  /** Workers by status and scheduling (offline ones included: they are kept for history). */
+  workers: { status: string; scheduling: string; count: number }[];
+  /** Pools in use: of active execution targets, of live worker tokens, and of online workers. */
+  pools: string[];
+  /** Online workers taking new jobs (scheduling active), with the pools they consume and their slots. */
+  takingJobs: { id: string; pools: string[]; concurrency: number }[];
+}
+
+/** Port: read-only, cross-organization fleet statistics (the leader's metrics collector). */
+export interface FleetStatsReader {
+  read(): Promise<FleetStats>;
+}

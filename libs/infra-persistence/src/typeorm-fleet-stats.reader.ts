@@ -1,0 +1,33 @@
+import type { FleetStats, FleetStatsReader } from '@agentfleet/fleet';
+import type { DataSource } from 'typeorm';
+
+/**
+ * Three aggregate queries per scrape of the leader (grouped counts and the online workers only, so
+ * the cost follows the live fleet, not the history of offline workers).
+ */
+export class TypeormFleetStatsReader implements FleetStatsReader {
+  constructor(private readonly ds: DataSource) {}
+
+  async read(): Promise<FleetStats> {
+    const [workers, pools, takingJobs] = await Promise.all([
+      this.ds.query<{ status: string; scheduling: string; count: string }[]>(
+        `SELECT status, scheduling, count(*)::text AS count FROM workers GROUP BY status, scheduling`,
+      ),
+      this.ds.query<{ pool: string }[]>(
+        `SELECT worker_pool AS pool FROM execution_targets WHERE is_active
+          UNION SELECT unnest(pools) FROM worker_tokens
+                 WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+          UNION SELECT unnest(pools) FROM workers WHERE status = 'online'
+          ORDER BY 1`,
+      ),
+      this.ds.query<{ id: string; pools: string[]; concurrency: number }[]>(
+        `SELECT id, pools, concurrency FROM workers WHERE status = 'online' AND scheduling = 'active'`,
+      ),
+    ]);
+    return {
+      workers: workers.map((w) => ({ status: w.status, scheduling: w.scheduling, count: Number(w.count) })),
+      pools: pools.map((p) => p.pool),
+      takingJobs,
+    };
+  }
+}
