@@ -1,3 +1,6 @@
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { waitFor } from '@agentfleet/testing';
 import { type InProcessControlPlane, startInProcessControlPlane } from './support/in-process-control-plane';
 import { type RunningProcess, WORKER_ENTRY, spawnNode, startExecutionWorker } from './support/processes';
@@ -166,6 +169,84 @@ describe('circuit breakers per target and SSE progress', () => {
       },
       { what: 'the breaker to close after the reset' },
     );
+  });
+
+  it('closes the breaker when the target answers again: after reset_timeout_ms the next job is the half-open probe and completes', async () => {
+    // the target's socket path is ours: missing at first (unreachable), later a link to the real Docker socket
+    const dir = await mkdtemp(join(tmpdir(), 'af-breaker-'));
+    const socket = join(dir, 'docker.sock');
+    const admin = cp.as(cp.adminKey);
+    const flaky = (
+      await admin
+        .post('/api/v1/execution-targets', {
+          name: 'flaky-docker',
+          type: 'docker',
+          worker_pool: 'recovering',
+          connection: { socket_path: socket },
+          breaker: {
+            error_threshold_percentage: 50,
+            volume_threshold: 2,
+            reset_timeout_ms: 1500,
+            rolling_window_ms: 10_000,
+          },
+        })
+        .expect(201)
+    ).body as { id: string };
+    const t = (
+      await admin
+        .post('/api/v1/worker-tokens', {
+          name: 'recovering',
+          capabilities: ['execute'],
+          pools: ['recovering'],
+        })
+        .expect(201)
+    ).body as { token: string };
+    const w = await startExecutionWorker(t.token, cp.url, {
+      AGENTFLEET_WORKER_INSTANCE_ID: 'recovering-worker',
+      AGENTFLEET_WORKER_SLOTS: '1',
+    });
+    const submit = async () =>
+      (
+        await admin
+          .post('/api/v1/jobs', { pool: 'recovering', image: IMAGE, command: ['node', '-e', '0'] })
+          .expect(201)
+      ).body as Job;
+    const stateOf = async () =>
+      (
+        (await admin.get('/api/v1/admin/breakers').expect(200)).body as {
+          items: { target: { id: string }; state: string }[];
+        }
+      ).items.find((i) => i.target.id === flaky.id)?.state;
+    const ended = (id: string) =>
+      until(id).catch((e: Error) => {
+        throw new Error(`${e.message}\n--- recovering worker ---\n${w.output().slice(-3000)}`);
+      });
+    try {
+      expect((await ended((await submit()).id)).status).toBe('failed');
+      // the second failure reaches the volume threshold; the pool has no other target to re-route to
+      expect((await ended((await submit()).id)).status).toBe('failed_circuit_open');
+      await waitFor(async () => (await stateOf()) === 'open', { what: 'the breaker to be reported open' });
+
+      await symlink('/var/run/docker.sock', socket);
+      // opossum moves to half-open once reset_timeout_ms has passed; the worker posts that state too
+      await waitFor(async () => (await stateOf()) === 'half_open', {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+        what: 'the breaker to turn half-open after its reset timeout',
+      });
+      const probe = await ended((await submit()).id);
+      expect(probe).toMatchObject({ status: 'completed', target_id: flaky.id, error: null });
+      await waitFor(async () => (await stateOf()) === 'closed', {
+        what: 'the breaker to be reported closed after the probe succeeded',
+      });
+      // closed for good: the next job runs on the target as any other
+      expect((await ended((await submit()).id)).status).toBe('completed');
+      expect(await stateOf()).toBe('closed');
+    } finally {
+      w.kill('SIGTERM');
+      await w.exited;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('streams a job over SSE and resumes after Last-Event-ID without repeating or losing events', async () => {
