@@ -29,6 +29,7 @@ import { StalledAttemptWatcherService } from './jobs/stalled-attempt-watcher.ser
 import { FleetMetricsCollector } from './observability/fleet-metrics.collector';
 import { MetricsController } from './observability/metrics.controller';
 import { ExecutionEnginesController, WorkerEnginesController } from './execution-engines/execution-engines.controller';
+import { SecretsController, WorkerJobSecretsController } from './secrets/secrets.controller';
 
 @Module({})
 export class AppModule {
@@ -84,6 +85,8 @@ export class AppModule {
         AdminExecutionController,
         ExecutionEnginesController,
         WorkerEnginesController,
+        SecretsController,
+        WorkerJobSecretsController,
       ],
       providers: [
         ...USE_CASE_PROVIDERS,

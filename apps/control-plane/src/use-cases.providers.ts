@@ -33,6 +33,7 @@ import {
   type JobSignals,
   ManageEnginesUseCase,
   ManageJobsUseCase,
+  ManageSecretsUseCase,
   ManageTargetsUseCase,
   PersistJobEventsUseCase,
   SubmitJobUseCase,
@@ -130,4 +131,5 @@ export const USE_CASE_PROVIDERS: Provider[] = [
   ),
   useCase(ManageTargetsUseCase, (p) => new ManageTargetsUseCase(p.executionUow)),
   useCase(ManageEnginesUseCase, (p) => new ManageEnginesUseCase(p.executionUow, p.secrets)),
+  useCase(ManageSecretsUseCase, (p) => new ManageSecretsUseCase(p.executionUow, p.secrets)),
 ];

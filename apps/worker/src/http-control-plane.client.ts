@@ -1,6 +1,7 @@
 import {
   type EngineRuntimeConfig,
   engineRuntimeConfigSchema,
+  jobSecretEnvSchema,
   type WorkerRegisterRequest,
   type WorkerRegisterResponse,
   workerRegisterResponseSchema,
@@ -37,6 +38,29 @@ export class HttpControlPlaneClient implements ControlPlaneClient {
     );
     if (!res.ok) throw new Error(`control plane answered ${res.status} for engine ${engineId}`);
     return engineRuntimeConfigSchema.parse(await res.json());
+  }
+
+  /**
+   * The opened values of a starting job's secret references (variable → value); kept in memory only.
+   * A refusal carries the control plane's reason (it names the variable, never a value).
+   */
+  async jobSecretEnv(jobId: string, attempt: number): Promise<Record<string, string>> {
+    const res = await fetch(
+      new URL(
+        `/api/v1/workers/jobs/${encodeURIComponent(jobId)}/secret-env?attempt=${attempt}`,
+        this.baseUrl,
+      ),
+      {
+        headers: { authorization: `Bearer ${this.token}` },
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      },
+    );
+    const body: unknown = await res.json().catch(() => undefined);
+    if (!res.ok) {
+      const reason = (body as { message?: unknown } | undefined)?.message;
+      throw new Error(typeof reason === 'string' ? reason : `control plane answered ${res.status}`);
+    }
+    return jobSecretEnvSchema.parse(body).env;
   }
 
   async deregister(workerId: string, reason: string): Promise<void> {

@@ -77,6 +77,7 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicati
           ...(c.system_prompt ? { AGENTFLEET_ENGINE_SYSTEM_PROMPT: c.system_prompt } : {}),
         };
       },
+      secretEnv: (jobId, attempt) => client.jobSecretEnv(jobId, attempt),
       hostname: hostname(),
       logger,
       lockDurationMs: env.AGENTFLEET_JOB_LOCK_DURATION_MS,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { poolNameSchema } from './fleet';
+import { secretRefSchema } from './secrets';
 
 /** Execution job status (ARCHITECTURE.md §2). */
 export const EXECUTION_JOB_STATUSES = [
@@ -73,10 +74,13 @@ export const createJobSchema = z
     command: z.array(z.string().max(8192)).min(1).max(256).optional().describe('argv, never a shell string'),
     prompt: z.string().min(1).max(200_000).optional(),
     env: z
-      .record(envName, z.string().max(32_768))
+      .record(envName, z.union([z.string().max(32_768), secretRefSchema]))
       .refine((e) => Object.keys(e).length <= 128, 'at most 128 variables')
       .refine((e) => JSON.stringify(e).length <= 131_072, 'env is larger than 128 KiB')
-      .default({}),
+      .default({})
+      .describe(
+        'Variables of the job. A value is a string, or {"secret": "NAME"}: an organization secret resolved when the job starts (its value is never stored with the job nor queued; referencing secrets takes the secrets:read scope)',
+      ),
     memory_limit_mb: z
       .number()
       .int()

@@ -4,5 +4,6 @@ export * from './api';
 export * from './parse-env';
 export * from './runtime-events';
 export * from './execution';
+export * from './secrets';
 export * from './job-catalog';
 export * from './job-events';

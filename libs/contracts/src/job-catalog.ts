@@ -34,6 +34,11 @@ export const executionRunPayloadSchema = z.object({
     image: z.string(),
     command: z.array(z.string()),
     env: z.record(z.string(), z.string()),
+    /**
+     * Variables whose values are organization secrets (variable → secret name): the worker asks the
+     * control plane for their values at start, so no value ever sits in Redis. Absent = none.
+     */
+    secret_env: z.record(z.string(), z.string()).optional(),
     memory_limit_mb: z.number().int(),
     cpu: z.number(),
     pids_limit: z.number().int(),

@@ -17,6 +17,8 @@ export const SCOPES = [
   'targets:write',
   'queues:read',
   'queues:write',
+  'secrets:read',
+  'secrets:write',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 
@@ -42,11 +44,21 @@ export const BUILTIN_ROLES: Record<RoleName, { description: string; permissions:
       'targets:write',
       'queues:read',
       'queues:write',
+      'secrets:read',
+      'secrets:write',
     ],
   },
   editor: {
     description: 'Creates and changes workloads',
-    permissions: ['organizations:read', 'users:read', 'jobs:read', 'jobs:write', 'targets:read'],
+    // secrets:read: an editor sees secret names (never values) and may reference them in its jobs
+    permissions: [
+      'organizations:read',
+      'users:read',
+      'jobs:read',
+      'jobs:write',
+      'targets:read',
+      'secrets:read',
+    ],
   },
   viewer: {
     description: 'Reads workloads',

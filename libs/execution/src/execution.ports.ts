@@ -2,6 +2,7 @@ import type {
   BreakerOptions,
   ExecutionJobStatus,
   ExecutionRunPayload,
+  JobEnvValue,
   JobEvent,
   TargetType,
 } from '@agentfleet/contracts';
@@ -17,7 +18,8 @@ export interface ExecutionJobRecord {
   image: string;
   command: string[];
   prompt: string | null;
-  env: Record<string, string>;
+  /** Plain values and secret references (`{ secret }`); a referenced value is never stored here. */
+  env: Record<string, JobEnvValue>;
   status: ExecutionJobStatus;
   attempt: number;
   progress: number;
@@ -126,6 +128,48 @@ export interface EngineRepository {
   /** Clears `is_default` on the organization's other engines. */
   clearDefault(organizationId: string, exceptId: string): Promise<void>;
   deactivate(organizationId: string, id: string): Promise<EngineRecord | undefined>;
+}
+
+export interface SecretRecord {
+  id: string;
+  organizationId: string;
+  name: string;
+  /** Sealed by the SecretBox (`v1:<key id>:…`); never returned by the API. */
+  valueSealed: string;
+  description: string | null;
+  createdByApiKeyId: string | null;
+  createdByUserId: string | null;
+  updatedByApiKeyId: string | null;
+  updatedByUserId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Who wrote a secret (kept with it for the metadata views). */
+export interface SecretAuthor {
+  apiKeyId: string | null;
+  userId: string | null;
+}
+
+/** Port: the organization secrets that job env values reference by name (unique per organization). */
+export interface SecretRepository {
+  /** Creates the secret or replaces its value (and its description when one is given); `created` says which. */
+  put(
+    organizationId: string,
+    name: string,
+    s: { valueSealed: string; description?: string; by: SecretAuthor },
+  ): Promise<{ secret: SecretRecord; created: boolean }>;
+  findByName(organizationId: string, name: string): Promise<SecretRecord | undefined>;
+  /** The organization's secrets of these names (those that exist), sealed values included. */
+  findByNames(organizationId: string, names: readonly string[]): Promise<SecretRecord[]>;
+  /** Which of these names the organization has, without reading any value. */
+  existingNames(organizationId: string, names: readonly string[]): Promise<string[]>;
+  list(
+    organizationId: string,
+    page: { limit: number; offset: number },
+  ): Promise<{ items: SecretRecord[]; total: number }>;
+  /** Deletes it for good (the sealed value with it); returns the row, or undefined when there was none. */
+  delete(organizationId: string, name: string): Promise<SecretRecord | undefined>;
 }
 
 export interface JobFilter {
@@ -282,6 +326,7 @@ export interface ExecutionRepositories {
   jobs: ExecutionJobRepository;
   targets: TargetRepository;
   engines: EngineRepository;
+  secrets: SecretRepository;
   events: JobEventRepository;
   audit: AuditLogWriter;
 }

@@ -10,3 +10,4 @@ export * from './hand-back-jobs.use-case';
 export * from './manage-targets.use-case';
 export * from './manage-engines.use-case';
 export * from './dispatch-queued-jobs.use-case';
+export * from './manage-secrets.use-case';

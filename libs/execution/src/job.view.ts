@@ -1,6 +1,10 @@
+import { secretRefsOf } from '@agentfleet/contracts';
 import type { ExecutionJobRecord, TargetRecord } from './execution.ports';
 
-/** Public shape of a job. Env values are never returned (they may hold credentials); names are. */
+/**
+ * Public shape of a job. Env values are never returned (they may hold credentials); names are, and
+ * which variables reference a secret (variable → secret name; names only, values are never stored here).
+ */
 export function jobView(j: ExecutionJobRecord) {
   return {
     id: j.id,
@@ -15,6 +19,7 @@ export function jobView(j: ExecutionJobRecord) {
     image: j.image,
     command: j.command,
     env_names: Object.keys(j.env),
+    env_secrets: secretRefsOf(j.env),
     memory_limit_mb: j.memoryLimitMb,
     cpu: j.cpu,
     pids_limit: j.pidsLimit,

@@ -15,6 +15,8 @@ export interface RunExecutionJobDeps {
   sinkFor(jobId: string): JobEventSink;
   /** Environment of an engine job's engine (provider, model, key) for the agent-runtime. */
   engineEnv?(engineId: string, jobId: string): Promise<Record<string, string>>;
+  /** Opened values of the job's secret references (variable → value), asked of the control plane at start. */
+  secretEnv?(jobId: string, attempt: number): Promise<Record<string, string>>;
   logger: {
     info(msg: string, f?: Record<string, unknown>): void;
     warn(msg: string, f?: Record<string, unknown>): void;
@@ -86,6 +88,22 @@ export class RunExecutionJobUseCase {
     };
 
     let env = payload.spec.env;
+    const secretVars = Object.keys(payload.spec.secret_env ?? {});
+    if (secretVars.length) {
+      try {
+        if (!this.d.secretEnv) throw new Error('this worker cannot resolve secret references');
+        const values = await this.d.secretEnv(payload.job_id, payload.attempt);
+        const missing = secretVars.find((v) => values[v] === undefined);
+        if (missing) throw new Error(`no value came for env.${missing}`);
+        // only the referenced variables: an answer cannot add or replace others
+        env = { ...env, ...Object.fromEntries(secretVars.map((v) => [v, values[v]!])) };
+      } catch (e) {
+        // the message names the variable and the secret, never a value
+        return finished('failed', {
+          error: `secret env unavailable: ${e instanceof Error ? e.message : String(e)}`.slice(0, 4000),
+        });
+      }
+    }
     if (payload.engine_id) {
       try {
         env = { ...env, ...(await this.d.engineEnv!(payload.engine_id, payload.job_id)) };

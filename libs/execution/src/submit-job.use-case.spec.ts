@@ -1,5 +1,5 @@
 import { type CreateJobInput, createJobSchema } from '@agentfleet/contracts';
-import { InvalidInputError, type Principal, type UnitOfWork } from '@agentfleet/domain';
+import { ForbiddenError, InvalidInputError, type Principal, type UnitOfWork } from '@agentfleet/domain';
 import type {
   ExecutionJobRecord,
   ExecutionRepositories,
@@ -16,7 +16,7 @@ const principal: Principal = {
   organizationId: ORG,
   userId: null,
   role: 'admin',
-  scopes: ['jobs:write'],
+  scopes: ['jobs:write', 'secrets:read'],
   instanceAdmin: false,
 };
 const target = {
@@ -47,7 +47,10 @@ function setup(failInsertWhen: (j: NewExecutionJob) => boolean = () => false) {
   const rows: ExecutionJobRecord[] = [];
   const audits: string[] = [];
   const enqueued: string[] = [];
-  const counts = { transactions: 0, inserts: 0, poolReads: 0 };
+  const payloads: unknown[] = [];
+  const counts = { transactions: 0, inserts: 0, poolReads: 0, secretReads: 0 };
+  /** Secret names per organization (values play no part in submission). */
+  const secretNames = new Map<string, Set<string>>([[ORG, new Set(['OPENAI_KEY', 'DB_URL'])]]);
   let n = 0;
   let enqueueFails = false;
   const repos = {
@@ -77,6 +80,12 @@ function setup(failInsertWhen: (j: NewExecutionJob) => boolean = () => false) {
         return [target];
       },
     },
+    secrets: {
+      async existingNames(org: string, names: readonly string[]) {
+        counts.secretReads++;
+        return names.filter((n) => secretNames.get(org)?.has(n));
+      },
+    },
     audit: {
       async recordMany(entries: readonly { resourceId: string | null }[]) {
         audits.push(...entries.map((e) => e.resourceId ?? ''));
@@ -95,12 +104,14 @@ function setup(failInsertWhen: (j: NewExecutionJob) => boolean = () => false) {
     async enqueue(payload: { job_id: string }) {
       if (enqueueFails) throw new Error('Redis away');
       enqueued.push(payload.job_id);
+      payloads.push(payload);
     },
   } as unknown as JobQueue;
   return {
     rows,
     audits,
     enqueued,
+    payloads,
     counts,
     failEnqueue: () => (enqueueFails = true),
     uc: new SubmitJobUseCase(uow, queue),
@@ -169,5 +180,79 @@ describe('SubmitJobUseCase', () => {
     s.failEnqueue();
     const r = await s.uc.execute(principal, input(), null);
     expect(r).toMatchObject({ created: true, enqueueError: 'Redis away' });
+  });
+
+  describe('env values that reference secrets', () => {
+    const withRef = (env: Record<string, unknown>) => input({ env });
+
+    it('stores the reference, not a value, and queues only its name', async () => {
+      const s = setup();
+      const r = await s.uc.execute(
+        principal,
+        withRef({ MODE: 'test', API_KEY: { secret: 'OPENAI_KEY' } }),
+        null,
+      );
+      expect(s.rows[0]!.env).toEqual({ MODE: 'test', API_KEY: { secret: 'OPENAI_KEY' } });
+      expect(r.job).toMatchObject({ env_names: ['MODE', 'API_KEY'], env_secrets: { API_KEY: 'OPENAI_KEY' } });
+      expect(s.payloads[0]).toMatchObject({
+        spec: { env: { MODE: 'test' }, secret_env: { API_KEY: 'OPENAI_KEY' } },
+      });
+    });
+
+    it('queues no secret_env for a job without references, and reads no secrets for it', async () => {
+      const s = setup();
+      await s.uc.execute(principal, withRef({ MODE: 'test' }), null);
+      expect((s.payloads[0] as { spec: Record<string, unknown> }).spec).not.toHaveProperty('secret_env');
+      expect(s.counts.secretReads).toBe(0);
+    });
+
+    it('refuses a reference to a secret that does not exist naming env.<variable>; nothing stored or enqueued', async () => {
+      const s = setup();
+      const err = await s.uc
+        .execute(principal, withRef({ API_KEY: { secret: 'OPENAI_KEY' }, TOKEN: { secret: 'NOPE' } }), null)
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidInputError);
+      expect(err).toMatchObject({ field: 'env.TOKEN' });
+      expect((err as Error).message).toBe('env.TOKEN refers to secret NOPE, which does not exist');
+      expect(s.rows).toHaveLength(0);
+      expect(s.enqueued).toHaveLength(0);
+      expect(s.audits).toHaveLength(0);
+    });
+
+    it("treats another organization's secret of the same name as missing", async () => {
+      const s = setup();
+      const other = { ...principal, organizationId: '00000000-0000-4000-8000-000000000002' };
+      await expect(
+        s.uc.execute(other, withRef({ API_KEY: { secret: 'OPENAI_KEY' } }), null),
+      ).rejects.toMatchObject({ constructor: InvalidInputError, field: 'env.API_KEY' });
+    });
+
+    it('takes the secrets:read scope to reference secrets (the job sees their values)', async () => {
+      const s = setup();
+      const jobsOnly = { ...principal, scopes: ['jobs:write'] as Principal['scopes'] };
+      await expect(
+        s.uc.execute(jobsOnly, withRef({ API_KEY: { secret: 'OPENAI_KEY' } }), null),
+      ).rejects.toMatchObject({ constructor: ForbiddenError, field: 'env.API_KEY' });
+      await expect(s.uc.execute(jobsOnly, withRef({ MODE: 'plain' }), null)).resolves.toMatchObject({
+        created: true,
+      });
+    });
+
+    it('fails only the submission with a missing secret; its batch is stored, the same references read once', async () => {
+      const s = setup();
+      const first = s.uc.execute(principal, input(), null);
+      const batch = Promise.allSettled([
+        s.uc.execute(principal, withRef({ A: { secret: 'OPENAI_KEY' }, B: { secret: 'DB_URL' } }), null),
+        s.uc.execute(principal, withRef({ A: { secret: 'MISSING' } }), null),
+        s.uc.execute(principal, withRef({ B: { secret: 'DB_URL' }, A: { secret: 'OPENAI_KEY' } }), null),
+      ]);
+      await first;
+      const [a, bad, b] = await batch;
+      expect([a.status, bad.status, b.status]).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(s.rows).toHaveLength(3);
+      expect(s.counts.transactions).toBe(2);
+      // one lookup for {DB_URL, OPENAI_KEY} (in either order) and one for {MISSING}
+      expect(s.counts.secretReads).toBe(2);
+    });
   });
 });

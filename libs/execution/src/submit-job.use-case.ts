@@ -1,7 +1,13 @@
-import type { CreateJobInput, ExecutionRunPayload } from '@agentfleet/contracts';
+import {
+  type CreateJobInput,
+  type ExecutionRunPayload,
+  plainEnvOf,
+  secretRefsOf,
+} from '@agentfleet/contracts';
 import {
   Batcher,
   DomainError,
+  ForbiddenError,
   InvalidInputError,
   type Principal,
   type UnitOfWork,
@@ -14,6 +20,7 @@ import type {
   ExecutionRepositories,
   JobQueue,
   NewExecutionJob,
+  SecretRepository,
   TargetRecord,
   TargetRepository,
 } from './execution.ports';
@@ -34,6 +41,9 @@ export function runPayload(
   const ordered = [...poolTargets].sort(
     (a, b) => Number(b.id === job.targetId) - Number(a.id === job.targetId),
   );
+  // only plain values travel in the queue; a secret reference goes as its name, resolved at start
+  const env = plainEnvOf(job.env);
+  const secretEnv = secretRefsOf(job.env);
   return {
     v: 1,
     job_id: job.id,
@@ -52,7 +62,8 @@ export function runPayload(
     spec: {
       image: job.image,
       command: job.command,
-      env: job.prompt ? { ...job.env, AGENTFLEET_PROMPT: job.prompt } : job.env,
+      env: job.prompt ? { ...env, AGENTFLEET_PROMPT: job.prompt } : env,
+      ...(Object.keys(secretEnv).length ? { secret_env: secretEnv } : {}),
       memory_limit_mb: job.memoryLimitMb,
       cpu: job.cpu,
       pids_limit: job.pidsLimit,
@@ -94,6 +105,7 @@ export interface Submitted {
 type Reads = {
   targets: Pick<TargetRepository, 'findById' | 'activeForPool'>;
   engines: Pick<EngineRepository, 'findById' | 'findDefault'>;
+  secrets: Pick<SecretRepository, 'existingNames'>;
 };
 
 function batchReads(repos: ExecutionRepositories): Reads {
@@ -109,6 +121,7 @@ function batchReads(repos: ExecutionRepositories): Reads {
       return r;
     };
   };
+  const secretNames = memo((org: string, csv: string) => repos.secrets.existingNames(org, csv.split(',')));
   return {
     targets: {
       findById: memo((org: string, id: string) => repos.targets.findById(org, id)),
@@ -117,6 +130,10 @@ function batchReads(repos: ExecutionRepositories): Reads {
     engines: {
       findById: memo((org: string, id: string) => repos.engines.findById(org, id)),
       findDefault: memo((org: string) => repos.engines.findDefault(org)),
+    },
+    secrets: {
+      // keyed by the sorted names: submissions of one batch usually reference the same secrets
+      existingNames: (org: string, names: readonly string[]) => secretNames(org, [...names].sort().join(',')),
     },
   };
 }
@@ -249,6 +266,7 @@ export class SubmitJobUseCase {
       );
     }
     const engineId = await this.resolveEngine(reads, principal.organizationId, input);
+    await this.checkSecretRefs(reads, principal, input);
     // read once when the pool chose the target; within this transaction the list is the same
     const poolTargets =
       known ?? (await reads.targets.activeForPool(principal.organizationId, target.workerPool));
@@ -287,6 +305,30 @@ export class SubmitJobUseCase {
         },
       },
     };
+  }
+
+  /**
+   * Every secret a job's env references must exist in the caller's organization (another
+   * organization's secret of the same name does not count), and referencing secrets takes the
+   * secrets:read scope: the job's code sees their values.
+   */
+  private async checkSecretRefs(repos: Reads, principal: Principal, input: CreateJobInput): Promise<void> {
+    const refs = Object.entries(secretRefsOf(input.env));
+    const first = refs[0];
+    if (!first) return;
+    if (!principal.scopes.includes('secrets:read')) {
+      throw new ForbiddenError(`referencing secrets in env takes the secrets:read scope`, `env.${first[0]}`);
+    }
+    const existing = new Set(
+      await repos.secrets.existingNames(principal.organizationId, [...new Set(refs.map(([, n]) => n))]),
+    );
+    const missing = refs.find(([, name]) => !existing.has(name));
+    if (missing) {
+      throw new InvalidInputError(
+        `env.${missing[0]} refers to secret ${missing[1]}, which does not exist`,
+        `env.${missing[0]}`,
+      );
+    }
   }
 
   /** The engine of an engine job: the named one, or the organization's default for a bare prompt. */

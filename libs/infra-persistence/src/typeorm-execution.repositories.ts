@@ -20,6 +20,7 @@ import type { EntityManager } from 'typeorm';
 import { ExecutionEngineEntity, ExecutionJobEntity, ExecutionTargetEntity } from './entities';
 import { camelRow, pageOf, plain } from './row-mapping';
 import { TypeormAuditLogRepository } from './typeorm-audit.repository';
+import { TypeormSecretRepository } from './typeorm-secret.repository';
 
 /** numeric/real columns come back from pg as strings or floats; records want numbers (cost stays a string). */
 function jobRecord(row: Record<string, unknown>): ExecutionJobRecord {
@@ -468,6 +469,7 @@ export function executionRepositories(em: EntityManager): ExecutionRepositories 
     jobs: new TypeormExecutionJobRepository(em),
     targets: new TypeormTargetRepository(em),
     engines: new TypeormEngineRepository(em),
+    secrets: new TypeormSecretRepository(em),
     events: new TypeormJobEventRepository(em),
     audit: new TypeormAuditLogRepository(em),
   };

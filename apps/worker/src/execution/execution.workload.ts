@@ -24,6 +24,7 @@ export interface ExecutionWorkloadDeps {
   breakers: CircuitBreakers;
   makeRuntime: (target: Target) => ContainerRuntime;
   engineEnv: (engineId: string, jobId: string) => Promise<Record<string, string>>;
+  secretEnv: (jobId: string, attempt: number) => Promise<Record<string, string>>;
   hostname: string;
   logger: Logger;
   /** BullMQ lock of a taken job; renewed every half of it while the container runs. */
@@ -138,6 +139,7 @@ export class ExecutionWorkload implements Workload {
         breakers: this.d.breakers,
         sinkFor: (jobId) => new RedisJobEventSink(this.d.redis, keys, jobId),
         engineEnv: this.d.engineEnv,
+        secretEnv: this.d.secretEnv,
         logger: { info: (m, f) => log.info(f ?? {}, m), warn: (m, f) => log.warn(f ?? {}, m) },
       });
       log.info('job started');

@@ -31,7 +31,8 @@ export class ExecutionJobEntity extends TenantOwned {
   @Column({ type: 'varchar', length: 512 }) image!: string;
   @Column({ type: 'text', array: true, default: () => "'{}'" }) command!: string[];
   @Column({ type: 'text', nullable: true }) prompt!: string | null;
-  @Column({ type: 'jsonb', default: () => "'{}'" }) env!: Record<string, string>;
+  /** Plain values and secret references (`{ "secret": name }`); a secret's value is never stored here. */
+  @Column({ type: 'jsonb', default: () => "'{}'" }) env!: Record<string, string | { secret: string }>;
   @Column({ type: 'varchar', length: 32 }) status!: string;
   @Column({ type: 'integer', default: 1 }) attempt!: number;
   @Column({ type: 'real', default: 0 }) progress!: number;

@@ -10,6 +10,7 @@ import { ExecutionEngineEntity } from './execution-engine.entity';
 import { SupervisorRunEntity } from './supervisor-run.entity';
 import { ExecutionJobEntity } from './execution-job.entity';
 import { ExecutionJobEventEntity } from './execution-job-event.entity';
+import { SecretEntity } from './secret.entity';
 
 export {
   ApiKeyEntity,
@@ -24,6 +25,7 @@ export {
   SupervisorRunEntity,
   ExecutionJobEntity,
   ExecutionJobEventEntity,
+  SecretEntity,
 };
 export const ENTITIES = [
   OrganizationEntity,
@@ -38,4 +40,5 @@ export const ENTITIES = [
   SupervisorRunEntity,
   ExecutionJobEntity,
   ExecutionJobEventEntity,
+  SecretEntity,
 ];
