@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { type ChartCheck, type ChartCheckContext, type ValueSet, exec, renderObjects } from './chart-context';
 import { type KubeObject, checkReferences, validateAgainstSchemas } from './manifest-validation';
 import { checkProcessEnvironments } from './pod-environment';
@@ -74,20 +75,37 @@ function renderAndValidate(set: ValueSet): ChartCheck {
 
 /**
  * Helm reads no file outside the chart: the alert rules and dashboards are copies of deploy/prometheus/
- * alerts.yaml and deploy/grafana/*.json. While those do not exist the chart keeps its placeholders.
+ * alerts.yaml and deploy/grafana/dashboards/*.json, written by tools/grafana/generate.ts. They must be
+ * byte-identical, with no dashboard missing from the chart and none left over (a renamed one).
  */
 const chartCopies: ChartCheck = {
   name: 'chart copies of the alert rules and dashboards match deploy/',
   timeoutMs: 10_000,
   async run(ctx) {
-    const skipped: string[] = [];
     const problems: string[] = [];
-    const dashboards = join(ctx.chartDir, 'files', 'dashboards');
-    const files = readdirSync(dashboards).filter((f) => f.endsWith('.json'));
-    if (files.length === 0) problems.push('files/dashboards/ has no dashboard');
-    for (const f of files) {
+    const copies = join(ctx.chartDir, 'files', 'dashboards');
+    const sources = join(ctx.root, 'deploy', 'grafana', 'dashboards');
+    const jsonIn = (dir: string) =>
+      existsSync(dir)
+        ? readdirSync(dir)
+            .filter((f) => f.endsWith('.json'))
+            .sort()
+        : [];
+    const shipped = jsonIn(copies);
+    const generated = jsonIn(sources);
+    if (generated.length === 0) problems.push('deploy/grafana/dashboards/ has no dashboard');
+    for (const f of generated) {
+      const copy = join(copies, f);
+      if (!existsSync(copy) || readFileSync(copy, 'utf8') !== readFileSync(join(sources, f), 'utf8'))
+        problems.push(
+          `helm/agentfleet/files/dashboards/${f} is missing or differs from deploy/grafana/dashboards/${f}`,
+        );
+    }
+    for (const f of shipped.filter((x) => !generated.includes(x)))
+      problems.push(`helm/agentfleet/files/dashboards/${f} has no counterpart in deploy/grafana/dashboards/`);
+    for (const f of shipped) {
       try {
-        const d = JSON.parse(readFileSync(join(dashboards, f), 'utf8')) as {
+        const d = JSON.parse(readFileSync(join(copies, f), 'utf8')) as {
           uid?: unknown;
           title?: unknown;
           panels?: unknown;
@@ -99,34 +117,81 @@ const chartCopies: ChartCheck = {
       }
     }
     const alerts = join(ctx.root, 'deploy', 'prometheus', 'alerts.yaml');
-    if (existsSync(alerts)) {
-      if (readFileSync(alerts, 'utf8') !== readFileSync(join(ctx.chartDir, 'files', 'alerts.yaml'), 'utf8'))
-        problems.push(
-          'helm/agentfleet/files/alerts.yaml differs from deploy/prometheus/alerts.yaml: copy it over',
-        );
-    } else {
-      skipped.push(
-        'deploy/prometheus/alerts.yaml does not exist yet: the chart ships its placeholder rule group',
+    if (
+      !existsSync(alerts) ||
+      readFileSync(alerts, 'utf8') !== readFileSync(join(ctx.chartDir, 'files', 'alerts.yaml'), 'utf8')
+    )
+      problems.push('helm/agentfleet/files/alerts.yaml differs from deploy/prometheus/alerts.yaml');
+    if (problems.length)
+      throw new Error(
+        [
+          ...problems,
+          'run `npm run build && node dist/tools/grafana/generate.js` and commit the result',
+        ].join('\n'),
       );
+    return { notes: [`alerts.yaml and ${shipped.length} dashboard(s): identical to deploy/`] };
+  },
+};
+
+/** JSON with every object's keys sorted: helm's toYaml sorts them, the rule file does not. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+/**
+ * The PrometheusRule the chart renders carries the rule groups of files/alerts.yaml exactly (Helm's
+ * templating never touches Prometheus' own {{ $labels.x }}), with each runbook_url made absolute by
+ * monitoring.prometheusRule.runbookBaseUrl (set in ci/full-values.yaml).
+ */
+const renderedAlertRules: ChartCheck = {
+  name: 'PrometheusRule: the rule groups of files/alerts.yaml, runbook links made absolute',
+  timeoutMs: 120_000,
+  async run(ctx) {
+    const set = ctx.valueSets.find((v) => v.name === 'ci/full-values.yaml');
+    if (!set) throw new Error('ci/full-values.yaml (which enables the PrometheusRule) is missing');
+    const values = parse(readFileSync(join(ctx.chartDir, 'ci', 'full-values.yaml'), 'utf8')) as {
+      monitoring?: { prometheusRule?: { runbookBaseUrl?: string } };
+    };
+    const base = values.monitoring?.prometheusRule?.runbookBaseUrl;
+    if (!base) throw new Error('ci/full-values.yaml sets no monitoring.prometheusRule.runbookBaseUrl');
+    const rules = parse(readFileSync(join(ctx.chartDir, 'files', 'alerts.yaml'), 'utf8')) as {
+      groups: { rules: { annotations?: Record<string, string> }[] }[];
+    };
+    for (const rule of rules.groups.flatMap((g) => g.rules)) {
+      const url = rule.annotations?.['runbook_url'];
+      if (url?.startsWith('docs/runbook.md') && rule.annotations)
+        rule.annotations['runbook_url'] = base + url.slice('docs/runbook.md'.length);
     }
-    const grafana = join(ctx.root, 'deploy', 'grafana');
-    if (existsSync(grafana)) {
-      for (const f of readdirSync(grafana).filter((x) => x.endsWith('.json'))) {
-        const copy = join(dashboards, f);
-        if (!existsSync(copy) || readFileSync(copy, 'utf8') !== readFileSync(join(grafana, f), 'utf8'))
-          problems.push(
-            `helm/agentfleet/files/dashboards/${f} is missing or differs from deploy/grafana/${f}: copy it over`,
-          );
-      }
-    } else {
-      skipped.push('deploy/grafana/ does not exist yet: the chart ships its placeholder dashboard');
+    const expected = canonicalJson(rules.groups);
+    for (const helm of ctx.tools.helms) {
+      const objects = await renderObjects(ctx, helm, set);
+      const rendered = objects.filter((o) => o.kind === 'PrometheusRule');
+      if (rendered.length !== 1)
+        throw new Error(`helm ${helm.version} rendered ${rendered.length} PrometheusRules, expected 1`);
+      const groups = (rendered[0]?.['spec'] as { groups?: unknown } | undefined)?.groups;
+      if (canonicalJson(groups) !== expected)
+        throw new Error(
+          `helm ${helm.version}: the PrometheusRule's groups differ from files/alerts.yaml ` +
+            `(with runbook_url under ${base}):\n${JSON.stringify(groups, null, 1).slice(0, 2000)}`,
+        );
     }
-    if (problems.length) throw new Error(problems.join('\n'));
-    return { notes: [`${files.length} dashboard(s) in files/dashboards/`], skipped };
+    const alerts = rules.groups.flatMap((g) => g.rules).length;
+    return { notes: [`${alerts} rules in ${rules.groups.length} groups, identical after the runbook links`] };
   },
 };
 
 /** Every check, in the order the runner prints them. */
 export function chartChecks(ctx: Pick<ChartCheckContext, 'valueSets'>): ChartCheck[] {
-  return [lint, ...ctx.valueSets.map(renderAndValidate), ...rejectionChecks(), chartCopies, serverDryRun];
+  return [
+    lint,
+    ...ctx.valueSets.map(renderAndValidate),
+    ...rejectionChecks(),
+    chartCopies,
+    renderedAlertRules,
+    serverDryRun,
+  ];
 }
