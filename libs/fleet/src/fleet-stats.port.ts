@@ -4,8 +4,8 @@ export interface FleetStats {
   workers: { status: string; scheduling: string; count: number }[];
   /** Pools in use: of active execution targets, of live worker tokens, and of online workers. */
   pools: string[];
-  /** Online workers taking new jobs (scheduling active), with the pools they consume and their slots. */
-  takingJobs: { id: string; pools: string[]; concurrency: number }[];
+  /** Online workers (any scheduling), with the pools they consume and their slots. */
+  online: { id: string; pools: string[]; concurrency: number; scheduling: string }[];
 }
 
 /** Port: read-only, cross-organization fleet statistics (the leader's metrics collector). */

@@ -168,7 +168,7 @@ export const METRICS = {
   heartbeatLag: {
     name: 'agentfleet_worker_heartbeat_lag_seconds',
     type: 'gauge',
-    help: 'Age of the oldest heartbeat among live workers (Redis clock); healthy is under one heartbeat interval',
+    help: "Age of the oldest last heartbeat among workers PostgreSQL has online (the reaper's workers:alive scores, Redis clock); healthy is under one interval, over the grace period means the reaper is behind",
     labels: [],
     component: 'control-plane',
     leaderOnly: true,

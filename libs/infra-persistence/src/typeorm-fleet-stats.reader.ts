@@ -9,7 +9,7 @@ export class TypeormFleetStatsReader implements FleetStatsReader {
   constructor(private readonly ds: DataSource) {}
 
   async read(): Promise<FleetStats> {
-    const [workers, pools, takingJobs] = await Promise.all([
+    const [workers, pools, online] = await Promise.all([
       this.ds.query<{ status: string; scheduling: string; count: string }[]>(
         `SELECT status, scheduling, count(*)::text AS count FROM workers GROUP BY status, scheduling`,
       ),
@@ -20,14 +20,14 @@ export class TypeormFleetStatsReader implements FleetStatsReader {
           UNION SELECT unnest(pools) FROM workers WHERE status = 'online'
           ORDER BY 1`,
       ),
-      this.ds.query<{ id: string; pools: string[]; concurrency: number }[]>(
-        `SELECT id, pools, concurrency FROM workers WHERE status = 'online' AND scheduling = 'active'`,
+      this.ds.query<{ id: string; pools: string[]; concurrency: number; scheduling: string }[]>(
+        `SELECT id, pools, concurrency, scheduling FROM workers WHERE status = 'online'`,
       ),
     ]);
     return {
       workers: workers.map((w) => ({ status: w.status, scheduling: w.scheduling, count: Number(w.count) })),
       pools: pools.map((p) => p.pool),
-      takingJobs,
+      online,
     };
   }
 }

@@ -77,9 +77,12 @@ export class FleetMetricsCollector implements OnModuleInit {
   private async collectFleetAndQueues(): Promise<void> {
     const m = this.metrics;
     const s = await this.stats.read();
-    const [queues, live, now] = await Promise.all([
+    const takingJobs = s.online.filter((w) => w.scheduling === 'active');
+    const [queues, live, beats, now] = await Promise.all([
       Promise.all(s.pools.map((pool) => this.queue.stats(pool))),
-      this.liveness.readLive(s.takingJobs.map((w) => w.id)),
+      this.liveness.readLive(takingJobs.map((w) => w.id)),
+      // the reaper's own evidence (workers:alive scores): unlike the heartbeat hashes they do not expire
+      this.liveness.lastBeats(s.online.map((w) => w.id)),
       this.liveness.now(),
     ]);
 
@@ -92,10 +95,8 @@ export class FleetMetricsCollector implements OnModuleInit {
     const online = new Map(s.pools.map((p) => [p, 0]));
     const busy = new Map(s.pools.map((p) => [p, 0]));
     const free = new Map(s.pools.map((p) => [p, 0]));
-    let oldestBeat: number | undefined;
-    for (const w of s.takingJobs) {
+    for (const w of takingJobs) {
       const state = live.get(w.id);
-      if (state) oldestBeat = Math.min(oldestBeat ?? Infinity, state.lastSeen.getTime());
       for (const pool of w.pools) {
         online.set(pool, (online.get(pool) ?? 0) + 1);
         busy.set(pool, (busy.get(pool) ?? 0) + (state?.running.length ?? 0));
@@ -116,9 +117,8 @@ export class FleetMetricsCollector implements OnModuleInit {
         n,
       ]),
     ]);
-    m.gauge('heartbeatLag').set(
-      oldestBeat === undefined ? 0 : Math.max(0, (now.getTime() - oldestBeat) / 1000),
-    );
+    const oldestBeat = Math.min(...[...beats.values()].map((d) => d.getTime()));
+    m.gauge('heartbeatLag').set(beats.size ? Math.max(0, (now.getTime() - oldestBeat) / 1000) : 0);
 
     replaceGaugeSeries(
       m.gauge('queueJobs'),
