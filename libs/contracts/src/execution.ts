@@ -31,8 +31,13 @@ export const ENGINE_PROVIDERS = ['openai', 'anthropic'] as const;
 
 export const createEngineSchema = z.strictObject({
   name: z.string().trim().min(1).max(255),
-  provider: z.enum(ENGINE_PROVIDERS).describe('openai = any OpenAI-compatible Chat Completions API; anthropic = Messages API'),
-  base_url: z.url({ protocol: /^https?$/ }).max(1024).optional(),
+  provider: z
+    .enum(ENGINE_PROVIDERS)
+    .describe('openai = any OpenAI-compatible Chat Completions API; anthropic = Messages API'),
+  base_url: z
+    .url({ protocol: /^https?$/ })
+    .max(1024)
+    .optional(),
   model: z.string().min(1).max(200),
   api_key: z.string().min(1).max(4096).optional().describe('Stored encrypted (AES-256-GCM); never returned'),
   max_tokens: z.number().int().min(1).max(1_000_000).default(1024),
@@ -110,10 +115,14 @@ export const createJobSchema = z
     supervisor_run_id: z.uuid().optional(),
     metadata: z.record(z.string(), z.unknown()).default({}),
   })
-  .refine((j) => j.image !== undefined || j.engine_id !== undefined || j.command !== undefined || j.prompt !== undefined, {
-    message: 'one of image, command, engine_id or prompt is required',
-    path: ['image'],
-  })
+  .refine(
+    (j) =>
+      j.image !== undefined || j.engine_id !== undefined || j.command !== undefined || j.prompt !== undefined,
+    {
+      message: 'one of image, command, engine_id or prompt is required',
+      path: ['image'],
+    },
+  )
   .refine((j) => j.engine_id === undefined || j.prompt !== undefined, {
     message: 'an engine job needs a prompt',
     path: ['prompt'],
@@ -132,43 +141,57 @@ export const listJobsQuerySchema = z.strictObject({
 });
 export type ListJobsQuery = z.infer<typeof listJobsQuerySchema>;
 
+const targetConnectionSchema = z.strictObject({
+  socket_path: z.string().max(1024).optional(),
+  host: z.string().max(255).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  namespace: z.string().max(63).optional(),
+  kubeconfig_path: z.string().max(1024).optional(),
+  network_mode: z
+    .string()
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/)
+    .optional()
+    .describe('Docker network for jobs that ask for one (default bridge)'),
+});
+
+/** Each field of a target's capacity and breaker options, shared by create (with defaults) and update (partial). */
+const capacityFields = {
+  max_memory_mb: z.number().int().min(MEMORY_FLOOR_MB).max(1_048_576),
+  max_cpu: z.number().positive().max(256),
+  max_concurrent: z.number().int().min(1).max(10_000),
+};
+const breakerFields = {
+  error_threshold_percentage: z.number().int().min(1).max(100),
+  volume_threshold: z.number().int().min(1).max(1000),
+  reset_timeout_ms: z.number().int().min(100).max(3_600_000),
+  rolling_window_ms: z.number().int().min(1000).max(3_600_000),
+};
+const allowedImagesSchema = z
+  .array(z.string().min(1).max(512))
+  .max(256)
+  .describe('Exact names or prefixes ending in *; empty = any');
+const imageNameSchema = z.string().min(1).max(512);
+
 export const createTargetSchema = z.strictObject({
   name: z.string().trim().min(1).max(255),
   type: z.enum(TARGET_TYPES),
   worker_pool: poolNameSchema.default('default'),
-  connection: z
-    .strictObject({
-      socket_path: z.string().max(1024).optional(),
-      host: z.string().max(255).optional(),
-      port: z.number().int().min(1).max(65535).optional(),
-      namespace: z.string().max(63).optional(),
-      kubeconfig_path: z.string().max(1024).optional(),
-      network_mode: z
-        .string()
-        .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/)
-        .optional()
-        .describe('Docker network for jobs that ask for one (default bridge)'),
-    })
-    .default({}),
+  connection: targetConnectionSchema.default({}),
   capacity: z
     .strictObject({
-      max_memory_mb: z.number().int().min(MEMORY_FLOOR_MB).max(1_048_576).default(4096),
-      max_cpu: z.number().positive().max(256).default(4),
-      max_concurrent: z.number().int().min(1).max(10_000).default(8),
+      max_memory_mb: capacityFields.max_memory_mb.default(4096),
+      max_cpu: capacityFields.max_cpu.default(4),
+      max_concurrent: capacityFields.max_concurrent.default(8),
     })
     .default({ max_memory_mb: 4096, max_cpu: 4, max_concurrent: 8 }),
-  allowed_images: z
-    .array(z.string().min(1).max(512))
-    .max(256)
-    .default([])
-    .describe('Exact names or prefixes ending in *; empty = any'),
-  default_image: z.string().min(1).max(512).default('agentfleet/agent-runtime:dev'),
+  allowed_images: allowedImagesSchema.default([]),
+  default_image: imageNameSchema.default('agentfleet/agent-runtime:dev'),
   breaker: z
     .strictObject({
-      error_threshold_percentage: z.number().int().min(1).max(100).default(50),
-      volume_threshold: z.number().int().min(1).max(1000).default(3),
-      reset_timeout_ms: z.number().int().min(100).max(3_600_000).default(30_000),
-      rolling_window_ms: z.number().int().min(1000).max(3_600_000).default(60_000),
+      error_threshold_percentage: breakerFields.error_threshold_percentage.default(50),
+      volume_threshold: breakerFields.volume_threshold.default(3),
+      reset_timeout_ms: breakerFields.reset_timeout_ms.default(30_000),
+      rolling_window_ms: breakerFields.rolling_window_ms.default(60_000),
     })
     .default({
       error_threshold_percentage: 50,
@@ -179,3 +202,72 @@ export const createTargetSchema = z.strictObject({
 });
 export type CreateTargetInput = z.infer<typeof createTargetSchema>;
 export type BreakerOptions = CreateTargetInput['breaker'];
+
+const nonEmpty = (o: object) => Object.values(o).some((v) => v !== undefined);
+
+/**
+ * A change of an execution target: only the fields given change; `capacity` and `breaker` are merged
+ * field by field into the stored ones. `name`, `type`, `worker_pool` and `connection` are accepted only
+ * with their current value (a different one is a 409 naming the field).
+ */
+export const updateTargetSchema = z
+  .strictObject({
+    capacity: z
+      .strictObject({
+        max_memory_mb: capacityFields.max_memory_mb.optional(),
+        max_cpu: capacityFields.max_cpu.optional(),
+        max_concurrent: capacityFields.max_concurrent.optional(),
+      })
+      .refine(nonEmpty, 'at least one of max_memory_mb, max_cpu, max_concurrent')
+      .optional()
+      .describe(
+        'Caps checked when a job is submitted; jobs already accepted keep the limits they were accepted with. max_concurrent is recorded but not enforced yet (a worker runs as many jobs as its slots and its token allow)',
+      ),
+    allowed_images: allowedImagesSchema
+      .optional()
+      .describe(
+        'Checked when a job is submitted (exact names or prefixes ending in *; empty = any); queued jobs keep their image',
+      ),
+    default_image: imageNameSchema.optional().describe('Image of jobs submitted from now on without one'),
+    breaker: z
+      .strictObject({
+        error_threshold_percentage: breakerFields.error_threshold_percentage.optional(),
+        volume_threshold: breakerFields.volume_threshold.optional(),
+        reset_timeout_ms: breakerFields.reset_timeout_ms.optional(),
+        rolling_window_ms: breakerFields.rolling_window_ms.optional(),
+      })
+      .refine(
+        nonEmpty,
+        'at least one of error_threshold_percentage, volume_threshold, reset_timeout_ms, rolling_window_ms',
+      )
+      .optional()
+      .describe(
+        "Circuit-breaker options. A worker builds a target's breaker the first time it uses the target and keeps it until it restarts: workers started after the change use the new options",
+      ),
+    is_active: z
+      .boolean()
+      .optional()
+      .describe(
+        'false: no new job is routed to the target; jobs already in a queue keep the targets copied into their queue entry and may still run on it; a job queued again later (retry, hand-back) goes to the active targets of its pool. true: the target takes jobs again',
+      ),
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(255)
+      .optional()
+      .describe('Cannot be changed: jobs and metrics carry the name of the target they ran on'),
+    type: z.enum(TARGET_TYPES).optional().describe('Cannot be changed: create a target of the other type'),
+    worker_pool: poolNameSchema
+      .optional()
+      .describe(
+        'Cannot be changed: jobs queued for the old pool carry this target; create a target in the other pool and deactivate this one',
+      ),
+    connection: targetConnectionSchema
+      .optional()
+      .describe(
+        'Cannot be changed: each worker keeps a runtime client per target built from its connection until it restarts; create a target with the new connection and deactivate this one',
+      ),
+  })
+  .refine(nonEmpty, 'at least one field to change');
+export type UpdateTargetInput = z.infer<typeof updateTargetSchema>;

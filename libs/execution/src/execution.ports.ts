@@ -124,7 +124,10 @@ export interface EngineRepository {
   create(e: Omit<EngineRecord, 'id' | 'createdAt' | 'isActive'>): Promise<EngineRecord>;
   findById(organizationId: string, id: string): Promise<EngineRecord | undefined>;
   findDefault(organizationId: string): Promise<EngineRecord | undefined>;
-  list(organizationId: string, page: { limit: number; offset: number }): Promise<{ items: EngineRecord[]; total: number }>;
+  list(
+    organizationId: string,
+    page: { limit: number; offset: number },
+  ): Promise<{ items: EngineRecord[]; total: number }>;
   /** Clears `is_default` on the organization's other engines. */
   clearDefault(organizationId: string, exceptId: string): Promise<void>;
   deactivate(organizationId: string, id: string): Promise<EngineRecord | undefined>;
@@ -298,7 +301,15 @@ export interface TargetRepository {
   /** Every pool that has an active target (any organization): the queues the control plane watches. */
   activePools(): Promise<string[]>;
   deactivate(organizationId: string, id: string): Promise<TargetRecord | undefined>;
+  /** The target, locked until the transaction ends: concurrent changes of one target apply one after the other. */
+  findByIdForUpdate(organizationId: string, id: string): Promise<TargetRecord | undefined>;
+  update(organizationId: string, id: string, change: TargetChange): Promise<TargetRecord | undefined>;
 }
+
+/** What an operator may change on an execution target (whole values; merging is the use case's). */
+export type TargetChange = Partial<
+  Pick<TargetRecord, 'capacity' | 'allowedImages' | 'defaultImage' | 'breakerOptions' | 'isActive'>
+>;
 
 export interface StoredJobEvent {
   streamId: string;

@@ -13,6 +13,7 @@ import type {
   JobTransitionChange,
   NewExecutionJob,
   StoredJobEvent,
+  TargetChange,
   TargetRecord,
   TargetRepository,
 } from '@agentfleet/execution';
@@ -414,6 +415,35 @@ class TypeormTargetRepository implements TargetRepository {
     const row = rows[0][0];
     return row ? camelRow<TargetRecord>(row) : undefined;
   }
+  async findByIdForUpdate(organizationId: string, id: string) {
+    const rows = await this.em.query<Record<string, unknown>[]>(
+      `SELECT * FROM execution_targets WHERE id = $1 AND organization_id = $2 FOR UPDATE`,
+      [id, organizationId],
+    );
+    return rows[0] ? camelRow<TargetRecord>(rows[0]) : undefined;
+  }
+  async update(organizationId: string, id: string, change: TargetChange) {
+    // COALESCE: a field left out of the change keeps its stored value
+    const rows = await this.em.query<[Record<string, unknown>[], number]>(
+      `UPDATE execution_targets SET capacity = COALESCE($3::jsonb, capacity),
+              allowed_images = COALESCE($4::text[], allowed_images),
+              default_image = COALESCE($5::varchar, default_image),
+              breaker_options = COALESCE($6::jsonb, breaker_options),
+              is_active = COALESCE($7::boolean, is_active)
+        WHERE id = $1 AND organization_id = $2 RETURNING *`,
+      [
+        id,
+        organizationId,
+        change.capacity ? JSON.stringify(change.capacity) : null,
+        change.allowedImages ?? null,
+        change.defaultImage ?? null,
+        change.breakerOptions ? JSON.stringify(change.breakerOptions) : null,
+        change.isActive ?? null,
+      ],
+    );
+    const row = rows[0][0];
+    return row ? camelRow<TargetRecord>(row) : undefined;
+  }
 }
 
 class TypeormJobEventRepository implements JobEventRepository {
@@ -478,7 +508,10 @@ export function executionRepositories(em: EntityManager): ExecutionRepositories 
 class TypeormEngineRepository implements EngineRepository {
   constructor(private readonly em: EntityManager) {}
   async create(e: Omit<EngineRecord, 'id' | 'createdAt' | 'isActive'>) {
-    const saved = await this.em.save(ExecutionEngineEntity, this.em.create(ExecutionEngineEntity, e as never));
+    const saved = await this.em.save(
+      ExecutionEngineEntity,
+      this.em.create(ExecutionEngineEntity, e as never),
+    );
     return plain<EngineRecord>(saved);
   }
   async findById(organizationId: string, id: string) {
@@ -486,17 +519,26 @@ class TypeormEngineRepository implements EngineRepository {
     return r ? plain<EngineRecord>(r) : undefined;
   }
   async findDefault(organizationId: string) {
-    const r = await this.em.findOneBy(ExecutionEngineEntity, { organizationId, isDefault: true, isActive: true });
+    const r = await this.em.findOneBy(ExecutionEngineEntity, {
+      organizationId,
+      isDefault: true,
+      isActive: true,
+    });
     return r ? plain<EngineRecord>(r) : undefined;
   }
   list(organizationId: string, page: { limit: number; offset: number }) {
-    return pageOf<ExecutionEngineEntity, EngineRecord>(this.em, ExecutionEngineEntity, { organizationId }, page);
+    return pageOf<ExecutionEngineEntity, EngineRecord>(
+      this.em,
+      ExecutionEngineEntity,
+      { organizationId },
+      page,
+    );
   }
   async clearDefault(organizationId: string, exceptId: string) {
-    await this.em.query(`UPDATE execution_engines SET is_default = false WHERE organization_id = $1 AND id <> $2 AND is_default`, [
-      organizationId,
-      exceptId,
-    ]);
+    await this.em.query(
+      `UPDATE execution_engines SET is_default = false WHERE organization_id = $1 AND id <> $2 AND is_default`,
+      [organizationId, exceptId],
+    );
   }
   async deactivate(organizationId: string, id: string) {
     const rows = await this.em.query<[Record<string, unknown>[], number]>(
