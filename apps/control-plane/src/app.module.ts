@@ -5,6 +5,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { loggerOptions } from '@agentfleet/infra-observability';
 import { randomUUID } from 'node:crypto';
 import { AdminAuditController } from './admin/admin-audit.controller';
+import { AdminControlPlaneController } from './admin/admin-control-plane.controller';
 import { AdminWorkersController } from './admin/admin-workers.controller';
 import { ApiKeysController } from './api-keys/api-keys.controller';
 import { AuthGuard } from './common/auth.guard';
@@ -28,7 +29,10 @@ import { QueuedJobDispatcherService } from './jobs/queued-job-dispatcher.service
 import { StalledAttemptWatcherService } from './jobs/stalled-attempt-watcher.service';
 import { FleetMetricsCollector } from './observability/fleet-metrics.collector';
 import { MetricsController } from './observability/metrics.controller';
-import { ExecutionEnginesController, WorkerEnginesController } from './execution-engines/execution-engines.controller';
+import {
+  ExecutionEnginesController,
+  WorkerEnginesController,
+} from './execution-engines/execution-engines.controller';
 import { SecretsController, WorkerJobSecretsController } from './secrets/secrets.controller';
 
 @Module({})
@@ -83,6 +87,7 @@ export class AppModule {
         JobsController,
         ExecutionTargetsController,
         AdminExecutionController,
+        AdminControlPlaneController,
         ExecutionEnginesController,
         WorkerEnginesController,
         SecretsController,

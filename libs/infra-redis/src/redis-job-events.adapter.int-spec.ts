@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JobEvent } from '@agentfleet/contracts';
 import { createTestRedis, type TestRedis } from '@agentfleet/testing';
-import { RedisAttemptEvidence, RedisJobEventSink } from './redis-job-events.adapter';
+import { RedisAttemptEvidence, RedisJobEventConsumer, RedisJobEventSink } from './redis-job-events.adapter';
 import { RedisKeys } from './redis-keys';
 
 function progress(jobId: string, attempt: number): JobEvent {
@@ -35,5 +35,47 @@ describe('RedisAttemptEvidence (real Redis)', () => {
     expect(await new RedisAttemptEvidence(t.redis, keys).ran(jobId, 2)).toBe(true);
     // only as far back as it scans
     expect(await new RedisAttemptEvidence(t.redis, keys, 2).ran(jobId, 2)).toBe(false);
+  });
+});
+
+describe('RedisJobEventConsumer: what an operator reads of the group (real Redis)', () => {
+  let t: TestRedis;
+  let keys: RedisKeys;
+  beforeEach(() => {
+    t = createTestRedis();
+    keys = new RedisKeys(t.prefix);
+  });
+  afterEach(() => t.cleanup());
+
+  const consumer = (name: string) => new RedisJobEventConsumer(t.redis, keys, 'control-plane', name);
+
+  it('reports no group, no consumers and nothing pending before the stream exists', async () => {
+    const c = consumer('a');
+    expect(await c.groupInfo()).toBeUndefined();
+    expect(await c.consumers()).toEqual([]);
+    expect(await c.oldestPending()).toBeNull();
+    expect(await c.streamLength()).toBe(0);
+  });
+
+  it('reports lag, pending per consumer with idle time, and the oldest pending entry with its age', async () => {
+    const a = consumer('replica-a');
+    await a.ensureGroup();
+    const firstId = await t.redis.xadd(keys.jobEventsFirehose(), '*', 'sid', '1-1', 'e', '{}');
+    await t.redis.xadd(keys.jobEventsFirehose(), '*', 'sid', '1-2', 'e', '{}');
+    await t.redis.xadd(keys.jobEventsFirehose(), '*', 'sid', '1-3', 'e', '{}');
+    await new Promise((r) => setTimeout(r, 30));
+    // replica-a takes two and acknowledges neither; the third is not delivered yet
+    await a.read(2, 10);
+    expect(await a.groupInfo()).toMatchObject({ lag: 1, pending: 2 });
+    expect(await a.streamLength()).toBe(3);
+    const consumers = await a.consumers();
+    expect(consumers.find((c) => c.name === 'replica-a')).toMatchObject({ pending: 2 });
+    expect(consumers.find((c) => c.name === 'replica-a')!.idleMs).toBeGreaterThanOrEqual(0);
+    const oldest = await a.oldestPending();
+    expect(oldest).toMatchObject({ id: firstId, consumer: 'replica-a', deliveries: 1 });
+    expect(oldest!.ageMs).toBeGreaterThanOrEqual(30);
+    expect(oldest!.idleMs).toBeGreaterThanOrEqual(0);
+    await a.ack([firstId!]);
+    expect((await a.oldestPending())?.id).not.toBe(firstId);
   });
 });

@@ -156,6 +156,73 @@ export class RedisJobEventConsumer {
     return undefined;
   }
 
+  /** Entries in the firehose (capped by MAXLEN ~), 0 when it does not exist. */
+  async streamLength(): Promise<number> {
+    return this.redis.xlen(this.keys.jobEventsFirehose());
+  }
+
+  /**
+   * The group's consumers (one per control-plane process that ever read): entries each holds
+   * unacknowledged, ms since its last read attempt, and (Redis 7.2+) ms since its last successful read.
+   */
+  async consumers(): Promise<{ name: string; pending: number; idleMs: number; inactiveMs: number | null }[]> {
+    let rows: unknown[][];
+    try {
+      rows = (await this.redis.xinfo('CONSUMERS', this.keys.jobEventsFirehose(), this.group)) as unknown[][];
+    } catch (e) {
+      if (e instanceof Error && /no such key|NOGROUP/i.test(e.message)) return [];
+      throw e;
+    }
+    return rows.map((r) => {
+      const f = new Map<string, unknown>();
+      for (let i = 0; i + 1 < r.length; i += 2) f.set(String(r[i]), r[i + 1]);
+      const inactive = f.get('inactive');
+      return {
+        name: String(f.get('name')),
+        pending: Number(f.get('pending') ?? 0),
+        idleMs: Number(f.get('idle') ?? 0),
+        inactiveMs: inactive === undefined || inactive === null ? null : Number(inactive),
+      };
+    });
+  }
+
+  /**
+   * The oldest entry delivered and not acknowledged: who holds it, how many times it was delivered,
+   * ms since its last delivery (`idleMs`) and since it was written (`ageMs`, from its id, on Redis' clock).
+   */
+  async oldestPending(): Promise<{
+    id: string;
+    consumer: string;
+    idleMs: number;
+    deliveries: number;
+    ageMs: number;
+  } | null> {
+    let rows: [string, string, number, number][];
+    try {
+      rows = (await this.redis.xpending(this.keys.jobEventsFirehose(), this.group, '-', '+', 1)) as [
+        string,
+        string,
+        number,
+        number,
+      ][];
+    } catch (e) {
+      if (e instanceof Error && /no such key|NOGROUP/i.test(e.message)) return null;
+      throw e;
+    }
+    const first = rows[0];
+    if (!first) return null;
+    const [seconds, micros] = await this.redis.time();
+    const now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    const written = Number(first[0].split('-')[0]);
+    return {
+      id: first[0],
+      consumer: first[1],
+      idleMs: Number(first[2]),
+      deliveries: Number(first[3]),
+      ageMs: Math.max(0, now - written),
+    };
+  }
+
   private parse(raw: XEntries): { entries: FirehoseEntry[]; malformed: string[] } {
     const entries: FirehoseEntry[] = [];
     const malformed: string[] = [];

@@ -77,4 +77,17 @@ describe('RedisLeaderLock', () => {
     await a.release();
     expect(await b.currentHolder()).toBe('b');
   });
+
+  it('reads the holder and the time left on the lock, without taking it', async () => {
+    const reader = lock('reader');
+    expect(await reader.state()).toEqual({ holderId: null, ttlMs: null });
+    await lock('a', 10_000).acquireOrRenew();
+    const state = await reader.state();
+    expect(state.holderId).toBe('a');
+    expect(state.ttlMs).toBeGreaterThan(9_000);
+    expect(state.ttlMs).toBeLessThanOrEqual(10_000);
+    // a key written by hand without an expiry never goes away on its own
+    await t.redis.persist(key);
+    expect(await reader.state()).toEqual({ holderId: 'a', ttlMs: null });
+  });
 });

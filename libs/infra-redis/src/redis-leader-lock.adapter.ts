@@ -31,4 +31,12 @@ export class RedisLeaderLock implements LeaderLock {
   async currentHolder(): Promise<string | null> {
     return this.redis.get(this.key);
   }
+
+  /** Who holds the lock and for how much longer (null: nobody, or a key without expiry); reads only. */
+  async state(): Promise<{ holderId: string | null; ttlMs: number | null }> {
+    const res = await this.redis.multi().get(this.key).pttl(this.key).exec();
+    const holderId = (res?.[0]?.[1] as string | null | undefined) ?? null;
+    const pttl = Number(res?.[1]?.[1] ?? -2);
+    return { holderId, ttlMs: holderId !== null && pttl >= 0 ? pttl : null };
+  }
 }

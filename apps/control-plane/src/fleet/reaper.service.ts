@@ -23,6 +23,7 @@ import { METRICS_REGISTRY, REDIS, REDIS_KEYS } from '../tokens';
 export class ReaperService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('reaper');
   private readonly lock: RedisLeaderLock;
+  private readonly lockKey: string;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private leader = false;
@@ -38,9 +39,10 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(CONTROL_PLANE_ENV) private readonly env: ControlPlaneEnv,
     @Inject(METRICS_REGISTRY) private readonly metrics: Metrics,
   ) {
+    this.lockKey = keys.leader('reaper');
     this.lock = new RedisLeaderLock(
       redis,
-      keys.leader('reaper'),
+      this.lockKey,
       `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
       env.AGENTFLEET_LEADER_LOCK_TTL_MS,
     );
@@ -65,6 +67,10 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
   }
   get holderId(): string {
     return this.lock.holderId;
+  }
+  /** Who holds the reaper lock now (maybe another replica) and for how much longer; reads only. */
+  lockState(): Promise<{ key: string; holderId: string | null; ttlMs: number | null }> {
+    return this.lock.state().then((s) => ({ key: this.lockKey, ...s }));
   }
 
   onApplicationBootstrap() {

@@ -15,7 +15,9 @@ import { METRICS_REGISTRY, REDIS, REDIS_KEYS } from '../tokens';
 const BATCH = 500;
 const BLOCK_MS = 1000;
 /** Entries a consumer held this long without acknowledging are taken over (it died). */
-const CLAIM_IDLE_MS = 30_000;
+export const CLAIM_IDLE_MS = 30_000;
+/** The consumer group every replica reads the firehose in. */
+export const JOB_EVENTS_GROUP = 'control-plane';
 
 /**
  * Every replica consumes the job-event firehose in one consumer group: a batch is persisted in one
@@ -42,7 +44,7 @@ export class JobEventConsumerService implements OnApplicationBootstrap, OnApplic
     this.consumer = new RedisJobEventConsumer(
       this.conn,
       keys,
-      'control-plane',
+      JOB_EVENTS_GROUP,
       `${hostname()}:${process.pid}`,
     );
   }
