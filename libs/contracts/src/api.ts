@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CAPABILITIES, labelsSchema, poolNameSchema } from './fleet';
+import { CAPABILITIES, WORKER_SCHEDULING, labelsSchema, poolNameSchema } from './fleet';
 import { ROLE_NAMES, SCOPES } from './scopes';
 
 const name = z.string().trim().min(1).max(255);
@@ -12,25 +12,42 @@ export const paginationQuerySchema = z.strictObject({
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
 });
 
+const capabilitiesSchema = z
+  .array(z.enum(CAPABILITIES))
+  .min(1)
+  .max(CAPABILITIES.length)
+  .refine((c) => new Set(c).size === c.length, 'capabilities must not repeat');
+const maxConcurrentTasksSchema = z.number().int().min(1).max(1024);
+const tokenPoolsSchema = z
+  .array(poolNameSchema)
+  .min(1)
+  .max(32)
+  .refine((p) => new Set(p).size === p.length, 'pools must not repeat');
+
 export const createWorkerTokenSchema = z.strictObject({
   name,
   labels: labelsSchema.default({}),
-  capabilities: z
-    .array(z.enum(CAPABILITIES))
-    .min(1)
-    .max(CAPABILITIES.length)
-    .refine((c) => new Set(c).size === c.length, 'capabilities must not repeat')
-    .default(['execute', 'ingest']),
-  max_concurrent_tasks: z.number().int().min(1).max(1024).default(4),
-  pools: z
-    .array(poolNameSchema)
-    .min(1)
-    .max(32)
-    .refine((p) => new Set(p).size === p.length, 'pools must not repeat')
-    .default(['default']),
+  capabilities: capabilitiesSchema.default(['execute', 'ingest']),
+  max_concurrent_tasks: maxConcurrentTasksSchema.default(4),
+  pools: tokenPoolsSchema.default(['default']),
   expires_at: futureDate.optional(),
 });
 export type CreateWorkerTokenInput = z.infer<typeof createWorkerTokenSchema>;
+
+/** A change of a live worker token's settings: only the fields given change (labels are replaced whole). */
+export const updateWorkerTokenSchema = z
+  .strictObject({
+    name: name.optional(),
+    labels: labelsSchema.optional().describe("Replaces the token's labels"),
+    capabilities: capabilitiesSchema.optional(),
+    max_concurrent_tasks: maxConcurrentTasksSchema.optional(),
+    pools: tokenPoolsSchema.optional(),
+  })
+  .refine(
+    (v) => Object.values(v).some((x) => x !== undefined),
+    'at least one of name, labels, capabilities, max_concurrent_tasks, pools',
+  );
+export type UpdateWorkerTokenInput = z.infer<typeof updateWorkerTokenSchema>;
 
 export const createApiKeySchema = z.strictObject({
   name,
@@ -85,6 +102,10 @@ export type AuditQuery = z.infer<typeof auditQuerySchema>;
 export const listWorkersQuerySchema = paginationQuerySchema.extend({
   status: z.enum(['online', 'lost', 'offline']).optional(),
   pool: poolNameSchema.optional(),
+  scheduling: z
+    .enum(WORKER_SCHEDULING)
+    .optional()
+    .describe('What an operator asked of the worker: active, cordoned (no new jobs) or draining'),
 });
 export type ListWorkersQuery = z.infer<typeof listWorkersQuerySchema>;
 

@@ -65,6 +65,13 @@ export type RegistrationFields = Omit<
   'id' | 'status' | 'scheduling' | 'lastSeenAt' | 'lostAt' | 'offlineAt'
 >;
 
+/** Which workers a list returns: every condition given must hold. */
+export interface WorkerListFilter {
+  status?: WorkerStatus;
+  pool?: string;
+  scheduling?: WorkerScheduling;
+}
+
 /** Port: workers. Every status change is conditional on the status it leaves from. */
 export interface WorkerRepository {
   /** Insert, or bring the same (token, instance) back online keeping its id and scheduling. */
@@ -72,7 +79,7 @@ export interface WorkerRepository {
   findById(organizationId: string, id: string): Promise<WorkerRecord | undefined>;
   list(
     organizationId: string,
-    filter: { status?: WorkerStatus; pool?: string },
+    filter: WorkerListFilter,
     page: Page,
   ): Promise<{ items: WorkerRecord[]; total: number }>;
   /** Moves the given workers from one of `from` to `to`; returns the ones that moved. */

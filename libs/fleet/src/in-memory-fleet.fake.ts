@@ -79,7 +79,11 @@ export class InMemoryFleet implements UnitOfWork<FleetRepositories> {
       },
       list: async (org, filter) => {
         const items = [...this.workers.values()].filter(
-          (w) => w.organizationId === org && (!filter.status || w.status === filter.status),
+          (w) =>
+            w.organizationId === org &&
+            (!filter.status || w.status === filter.status) &&
+            (!filter.pool || w.pools.includes(filter.pool)) &&
+            (!filter.scheduling || w.scheduling === filter.scheduling),
         );
         return { items, total: items.length };
       },

@@ -1,6 +1,12 @@
 import type { ListWorkersQuery } from '@agentfleet/contracts';
 import { NotFoundError, type Principal, type UnitOfWork } from '@agentfleet/domain';
-import type { FleetLiveness, FleetRepositories, LiveWorkerState, WorkerRecord } from './fleet.ports';
+import type {
+  FleetLiveness,
+  FleetRepositories,
+  LiveWorkerState,
+  WorkerListFilter,
+  WorkerRecord,
+} from './fleet.ports';
 
 export function workerView(w: WorkerRecord, live: LiveWorkerState | undefined) {
   return {
@@ -45,9 +51,10 @@ export class ViewFleetUseCase {
   ) {}
 
   async list(principal: Principal, q: ListWorkersQuery) {
-    const filter: { status?: ListWorkersQuery['status']; pool?: string } = {};
+    const filter: WorkerListFilter = {};
     if (q.status) filter.status = q.status;
     if (q.pool) filter.pool = q.pool;
+    if (q.scheduling) filter.scheduling = q.scheduling;
     const res = await this.uow.run((repos) =>
       repos.workers.list(principal.organizationId, filter, { limit: q.limit, offset: q.offset }),
     );

@@ -3,6 +3,7 @@ import type {
   FleetRepositories,
   Page,
   RegistrationFields,
+  WorkerListFilter,
   WorkerRecord,
   WorkerRepository,
   WorkerTokenRecord,
@@ -107,7 +108,7 @@ class TypeormWorkerRepository implements WorkerRepository {
     return r ? plain<WorkerRecord>(r) : undefined;
   }
 
-  async list(organizationId: string, filter: { status?: WorkerStatus; pool?: string }, page: Page) {
+  async list(organizationId: string, filter: WorkerListFilter, page: Page) {
     const qb = this.em
       .createQueryBuilder(WorkerEntity, 'w')
       .where('w.organization_id = :organizationId', { organizationId })
@@ -117,6 +118,7 @@ class TypeormWorkerRepository implements WorkerRepository {
       .skip(page.offset);
     if (filter.status) qb.andWhere('w.status = :status', { status: filter.status });
     if (filter.pool) qb.andWhere(':pool = ANY(w.pools)', { pool: filter.pool });
+    if (filter.scheduling) qb.andWhere('w.scheduling = :scheduling', { scheduling: filter.scheduling });
     const [rows, total] = await qb.getManyAndCount();
     return { items: rows.map((r) => plain<WorkerRecord>(r)), total };
   }
