@@ -18,6 +18,7 @@ import {
   type FleetRepositories,
   type FleetSettings,
   ManageWorkerTokensUseCase,
+  ProvisionWorkerTokenUseCase,
   ReapLostWorkersUseCase,
   RegisterWorkerUseCase,
   ScheduleWorkerUseCase,
@@ -112,6 +113,10 @@ export const USE_CASE_PROVIDERS: Provider[] = [
   useCase(
     ManageWorkerTokensUseCase,
     (p) => new ManageWorkerTokensUseCase(p.fleetUow, p.hasher, p.liveness, p.clock),
+  ),
+  useCase(
+    ProvisionWorkerTokenUseCase,
+    (p) => new ProvisionWorkerTokenUseCase(p.fleetUow, p.hasher, p.liveness, p.clock),
   ),
   useCase(
     RegisterWorkerUseCase,

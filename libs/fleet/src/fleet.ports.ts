@@ -19,6 +19,12 @@ export interface WorkerTokenRecord {
   createdAt: Date;
 }
 
+/** What may change on a worker token after it was created (provisioning from configuration). */
+export type WorkerTokenSettings = Pick<
+  WorkerTokenRecord,
+  'name' | 'labels' | 'capabilities' | 'maxConcurrentTasks' | 'pools'
+>;
+
 export interface WorkerRecord {
   id: string;
   organizationId: string;
@@ -56,6 +62,16 @@ export interface WorkerTokenRepository {
   /** Conditional: revokes only a token not yet revoked; returns it, or undefined. */
   revoke(organizationId: string, id: string, at: Date): Promise<WorkerTokenRecord | undefined>;
   recordUse(id: string, workerId: string, at: Date): Promise<void>;
+  /** Tokens of one organization with this name that `createdBy` made, revoked ones too. */
+  findByNameAndCreator(organizationId: string, name: string, createdBy: string): Promise<WorkerTokenRecord[]>;
+  /** Conditional: changes the settings of a token not revoked; returns it, or undefined. */
+  updateSettings(
+    organizationId: string,
+    id: string,
+    settings: WorkerTokenSettings,
+  ): Promise<WorkerTokenRecord | undefined>;
+  /** Serialises provisioning from configuration across control-plane replicas (held until the transaction ends). */
+  lockProvisioning(): Promise<void>;
   /** Revoked or expired tokens that still have workers not offline (any organization; reconciliation). */
   deadWithActiveWorkers(at: Date): Promise<WorkerTokenRecord[]>;
 }
@@ -100,10 +116,16 @@ export interface WorkerRepository {
   activeByToken(tokenId: string): Promise<WorkerRecord[]>;
 }
 
+/** Port: organizations as the fleet needs them: configuration names one, rows carry its id. */
+export interface FleetOrganizations {
+  idByName(name: string): Promise<string | undefined>;
+}
+
 /** Repositories bound to one transaction. */
 export interface FleetRepositories {
   workerTokens: WorkerTokenRepository;
   workers: WorkerRepository;
+  organizations: FleetOrganizations;
   audit: AuditLogWriter;
 }
 

@@ -15,10 +15,17 @@ export class InMemoryFleet implements UnitOfWork<FleetRepositories> {
   readonly tokens = new Map<string, WorkerTokenRecord>();
   readonly workers = new Map<string, WorkerRecord>();
   readonly audit: AuditEntry[] = [];
+  /** Organization name → id, for the organization lookup. */
+  readonly organizationIds = new Map<string, string>();
+  /** How many times provisioning took its lock (the SQL holds it until the transaction ends). */
+  provisioningLocks = 0;
 
   readonly repos: FleetRepositories = {
     workerTokens: {
       create: async (t) => {
+        // the SQL's unique indexes on prefix and token_hash
+        if ([...this.tokens.values()].some((x) => x.prefix === t.prefix || x.tokenHash === t.tokenHash))
+          throw new Error('duplicate key value violates unique constraint on worker_tokens');
         const r: WorkerTokenRecord = {
           ...t,
           id: randomUUID(),
@@ -49,6 +56,17 @@ export class InMemoryFleet implements UnitOfWork<FleetRepositories> {
         const t = this.tokens.get(id);
         if (t) Object.assign(t, { workerId, lastUsedAt: at });
       },
+      findByNameAndCreator: async (org, name, createdBy) =>
+        [...this.tokens.values()]
+          .filter((t) => t.organizationId === org && t.name === name && t.createdBy === createdBy)
+          .map((t) => ({ ...t })),
+      updateSettings: async (org, id, settings) => {
+        const t = this.tokens.get(id);
+        if (!t || t.organizationId !== org || t.revokedAt) return undefined;
+        Object.assign(t, settings);
+        return { ...t };
+      },
+      lockProvisioning: async () => void this.provisioningLocks++,
       deadWithActiveWorkers: async (at) =>
         [...this.tokens.values()].filter(
           (t) =>
@@ -108,6 +126,9 @@ export class InMemoryFleet implements UnitOfWork<FleetRepositories> {
       lostIds: async () => [...this.workers.values()].filter((w) => w.status === 'lost').map((w) => w.id),
       activeByToken: async (tokenId) =>
         [...this.workers.values()].filter((w) => w.tokenId === tokenId && w.status !== 'offline'),
+    },
+    organizations: {
+      idByName: async (name) => this.organizationIds.get(name),
     },
     audit: {
       record: async (e) => void this.audit.push(e),

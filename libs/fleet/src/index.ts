@@ -11,3 +11,4 @@ export * from './schedule-worker.use-case';
 export * from './worker-side.ports';
 export * from './worker-lifecycle';
 export * from './fleet-stats.port';
+export * from './provision-worker-token.use-case';

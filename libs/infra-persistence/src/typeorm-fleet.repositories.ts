@@ -8,11 +8,15 @@ import type {
   WorkerRepository,
   WorkerTokenRecord,
   WorkerTokenRepository,
+  WorkerTokenSettings,
 } from '@agentfleet/fleet';
 import type { EntityManager } from 'typeorm';
 import { WorkerEntity, WorkerTokenEntity } from './entities';
 import { camelRow, pageOf, plain } from './row-mapping';
 import { TypeormAuditLogRepository } from './typeorm-audit.repository';
+
+/** Arbitrary constant: the advisory lock that serialises worker-token provisioning from configuration. */
+const TOKEN_PROVISIONING_LOCK_KEY = 0x6166_0003;
 
 class TypeormWorkerTokenRepository implements WorkerTokenRepository {
   constructor(private readonly em: EntityManager) {}
@@ -42,6 +46,23 @@ class TypeormWorkerTokenRepository implements WorkerTokenRepository {
   }
   async recordUse(id: string, workerId: string, at: Date) {
     await this.em.update(WorkerTokenEntity, { id }, { lastUsedAt: at, workerId });
+  }
+  async findByNameAndCreator(organizationId: string, name: string, createdBy: string) {
+    const rows = await this.em.findBy(WorkerTokenEntity, { organizationId, name, createdBy });
+    return rows.map((r) => plain<WorkerTokenRecord>(r));
+  }
+  async updateSettings(organizationId: string, id: string, s: WorkerTokenSettings) {
+    const rows = await this.em.query<[Record<string, unknown>[], number]>(
+      `UPDATE worker_tokens
+          SET name = $3, labels = $4::jsonb, capabilities = $5::text[], max_concurrent_tasks = $6, pools = $7::text[]
+        WHERE id = $1 AND organization_id = $2 AND revoked_at IS NULL RETURNING *`,
+      [id, organizationId, s.name, JSON.stringify(s.labels), s.capabilities, s.maxConcurrentTasks, s.pools],
+    );
+    const row = rows[0][0];
+    return row ? camelRow<WorkerTokenRecord>(row) : undefined;
+  }
+  async lockProvisioning() {
+    await this.em.query('SELECT pg_advisory_xact_lock($1)', [TOKEN_PROVISIONING_LOCK_KEY]);
   }
   async deadWithActiveWorkers(at: Date) {
     const rows = await this.em.query<Record<string, unknown>[]>(
@@ -164,6 +185,12 @@ export function fleetRepositories(em: EntityManager): FleetRepositories {
   return {
     workerTokens: new TypeormWorkerTokenRepository(em),
     workers: new TypeormWorkerRepository(em),
+    organizations: {
+      async idByName(name: string) {
+        const rows = await em.query<{ id: string }[]>('SELECT id FROM organizations WHERE name = $1', [name]);
+        return rows[0]?.id;
+      },
+    },
     audit: new TypeormAuditLogRepository(em),
   };
 }
