@@ -1,14 +1,23 @@
-import type { CreateWorkerTokenInput } from '@agentfleet/contracts';
+import type { CreateWorkerTokenInput, UpdateWorkerTokenInput } from '@agentfleet/contracts';
 import {
   type Clock,
+  ConflictError,
   type CredentialHasher,
   NotFoundError,
   type Principal,
   type UnitOfWork,
   actorOf,
 } from '@agentfleet/domain';
-import type { FleetLiveness, FleetRepositories, Page, WorkerRecord, WorkerTokenRecord } from './fleet.ports';
+import type {
+  FleetLiveness,
+  FleetRepositories,
+  Page,
+  WorkerRecord,
+  WorkerTokenRecord,
+  WorkerTokenSettings,
+} from './fleet.ports';
 import { moveWorkers } from './move-workers';
+import { PROVISIONED_WORKER_TOKEN_CREATOR } from './provision-worker-token.use-case';
 import { workerTokenView } from './worker-token.view';
 
 /** Worker tokens of the caller's organization: the plaintext is returned once, at creation. */
@@ -57,6 +66,50 @@ export class ManageWorkerTokensUseCase {
     const t = await this.uow.run((repos) => repos.workerTokens.findById(principal.organizationId, id));
     if (!t) throw new NotFoundError('worker token', id);
     return workerTokenView(t, this.clock.now());
+  }
+
+  /**
+   * Changes the settings of a live token; only the fields given change. Workers read their token's
+   * settings when they register (heartbeats check only revocation and expiry), so a running worker
+   * keeps what it registered with until it registers again (a restart). A revoked token is a conflict;
+   * so is a token provisioned from configuration, whose settings the next control-plane start would
+   * put back. A call that changes nothing writes nothing.
+   */
+  async update(principal: Principal, id: string, input: UpdateWorkerTokenInput, ip: string | null) {
+    const now = this.clock.now();
+    const token = await this.uow.run(async (repos) => {
+      // every writer of token settings takes this lock (held until commit): two partial changes of one
+      // token apply one after the other, each on the other's result
+      await repos.workerTokens.lockProvisioning();
+      const t = await repos.workerTokens.findById(principal.organizationId, id);
+      if (!t) throw new NotFoundError('worker token', id);
+      if (t.revokedAt) throw new ConflictError(`worker token ${id} is revoked; create a new one`);
+      if (t.createdBy === PROVISIONED_WORKER_TOKEN_CREATOR)
+        throw new ConflictError(
+          `worker token ${id} is provisioned from configuration (the bootstrap worker token); change it there`,
+        );
+      const next: WorkerTokenSettings = {
+        name: input.name ?? t.name,
+        labels: input.labels ?? t.labels,
+        capabilities: input.capabilities ?? t.capabilities,
+        maxConcurrentTasks: input.max_concurrent_tasks ?? t.maxConcurrentTasks,
+        pools: input.pools ?? t.pools,
+      };
+      const changes = settingChanges(t, next);
+      if (!Object.keys(changes).length) return t;
+      // conditional on the token not being revoked: a revocation that commits first wins
+      const updated = await repos.workerTokens.updateSettings(principal.organizationId, id, next);
+      if (!updated) throw new ConflictError(`worker token ${id} is revoked; create a new one`);
+      await repos.audit.record({
+        actor: actorOf(principal, ip),
+        action: 'worker_token.updated',
+        resourceType: 'worker_token',
+        resourceId: id,
+        details: { changes },
+      });
+      return updated;
+    });
+    return workerTokenView(token, now);
   }
 
   /**
@@ -110,4 +163,24 @@ export async function stopWorkersOfToken(
       { action: 'worker.stopped', details: { reason } },
     ),
   );
+}
+
+/** Changed settings by API field name; lists compare as sets (their order means nothing). */
+function settingChanges(
+  t: WorkerTokenSettings,
+  next: WorkerTokenSettings,
+): Record<string, { from: unknown; to: unknown }> {
+  const sameSet = (a: readonly string[], b: readonly string[]) =>
+    a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+  const sameLabels = (a: Record<string, string>, b: Record<string, string>) =>
+    Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+  const changes: Record<string, { from: unknown; to: unknown }> = {};
+  if (t.name !== next.name) changes['name'] = { from: t.name, to: next.name };
+  if (!sameSet(t.capabilities, next.capabilities))
+    changes['capabilities'] = { from: t.capabilities, to: next.capabilities };
+  if (t.maxConcurrentTasks !== next.maxConcurrentTasks)
+    changes['max_concurrent_tasks'] = { from: t.maxConcurrentTasks, to: next.maxConcurrentTasks };
+  if (!sameSet(t.pools, next.pools)) changes['pools'] = { from: t.pools, to: next.pools };
+  if (!sameLabels(t.labels, next.labels)) changes['labels'] = { from: t.labels, to: next.labels };
+  return changes;
 }
