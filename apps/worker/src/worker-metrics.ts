@@ -57,7 +57,6 @@ export class WorkerMetrics {
 
   /** One attempt ended on this worker; `enqueuedAt` is when the queue entry became due (epoch ms). */
   attemptEnded(payload: ExecutionRunPayload, summary: RunSummary, enqueuedAt: number | undefined): void {
-    for (const t of payload.targets) this.remember(t);
     const target = summary.targetId ? this.targetName(summary.targetId) : 'none';
     const status = summary.handedBack ? 'handed_back' : summary.status;
     const labels = { pool: payload.pool, target, status };
