@@ -25,7 +25,7 @@ function chartToken(): string {
   return `awt_${alnum(12)}_${alnum(43)}`;
 }
 const prefixOf = (token: string) => token.split('_')[1]!;
-const secretOf = (token: string) => token.split('_')[2]!;
+const secretOf = (token: string) => token.slice('awt_'.length + 13);
 
 interface TokenView {
   id: string;
