@@ -54,7 +54,7 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicati
           .post(targetId, s.worker_id, state)
           .catch(() => undefined);
     });
-    this.subscriber = redis.duplicate();
+    this.subscriber = redis.duplicate({ enableAutoPipelining: false });
     this.subscriber.on('error', () => undefined);
     const client = new HttpControlPlaneClient(env.AGENTFLEET_CONTROL_PLANE_URL, env.AGENTFLEET_WORKER_TOKEN);
     const workload = new ExecutionWorkload({

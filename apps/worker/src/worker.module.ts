@@ -25,6 +25,8 @@ export class WorkerModule implements OnApplicationShutdown {
               name: 'agentfleet-worker',
               // heartbeats must fail fast while Redis is away so the lifecycle can log and back off
               maxRetriesPerRequest: 1,
+              // the event appends of every running job share it: one write per event-loop turn
+              autoPipelining: true,
               onEvent: (event, detail) => {
                 const url = redactRedisUrl(env.AGENTFLEET_REDIS_URL);
                 if (event === 'reconnecting')

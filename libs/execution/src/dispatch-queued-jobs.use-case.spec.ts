@@ -75,6 +75,9 @@ function setup(jobs: ExecutionJobRecord[]) {
       enqueued.push(payload);
       queued.add(`${payload.job_id}-a${payload.attempt}`);
     },
+    async enqueueMany(attempts) {
+      for (const a of attempts) await this.enqueue(a.payload, a);
+    },
     async removeQueued() {
       return false;
     },

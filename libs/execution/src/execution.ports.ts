@@ -343,8 +343,20 @@ export interface ExecutionRepositories {
 }
 
 /** Port: the execution queues (one per pool). */
+/** One attempt to put on its pool's queue. */
+export interface QueuedAttempt {
+  payload: ExecutionRunPayload;
+  priority: number;
+  delayMs?: number;
+}
+
 export interface JobQueue {
   enqueue(payload: ExecutionRunPayload, opts: { priority: number; delayMs?: number }): Promise<void>;
+  /**
+   * Several attempts in one round trip per pool (a submit batch): all or none of a pool's attempts are
+   * added; an attempt the queue already holds stays as it is.
+   */
+  enqueueMany(attempts: readonly QueuedAttempt[]): Promise<void>;
   /** Removes a waiting/delayed attempt; false when a worker already took it. */
   removeQueued(pool: string, jobId: string, attempt: number): Promise<boolean>;
   /** Whether the queue holds this attempt in any state (waiting, delayed, active, completed, failed). */

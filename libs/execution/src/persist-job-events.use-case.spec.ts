@@ -163,8 +163,8 @@ function setup(jobs: ExecutionJobRecord[]) {
   } as unknown as ExecutionRepositories;
   const uow: UnitOfWork<ExecutionRepositories> = { run: (work) => work(repos) };
   const queue = {
-    async enqueue(payload: ExecutionRunPayload) {
-      enqueued.push(payload);
+    async enqueueMany(attempts: { payload: ExecutionRunPayload }[]) {
+      enqueued.push(...attempts.map((a) => a.payload));
     },
   } as unknown as JobQueue;
   let n = 0;

@@ -66,8 +66,7 @@ export class PersistJobEventsUseCase {
       while (await batch.round());
       return batch.store();
     });
-    for (const r of retries)
-      await this.queue.enqueue(r.payload, { priority: r.priority, delayMs: r.delayMs });
+    if (retries.length) await this.queue.enqueueMany(retries);
     return result;
   }
 }

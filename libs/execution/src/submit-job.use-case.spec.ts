@@ -48,7 +48,7 @@ function setup(failInsertWhen: (j: NewExecutionJob) => boolean = () => false) {
   const audits: string[] = [];
   const enqueued: string[] = [];
   const payloads: unknown[] = [];
-  const counts = { transactions: 0, inserts: 0, poolReads: 0, secretReads: 0 };
+  const counts = { transactions: 0, inserts: 0, poolReads: 0, secretReads: 0, enqueueCalls: 0 };
   /** Secret names per organization (values play no part in submission). */
   const secretNames = new Map<string, Set<string>>([[ORG, new Set(['OPENAI_KEY', 'DB_URL'])]]);
   let n = 0;
@@ -101,10 +101,13 @@ function setup(failInsertWhen: (j: NewExecutionJob) => boolean = () => false) {
     },
   };
   const queue = {
-    async enqueue(payload: { job_id: string }) {
+    async enqueueMany(attempts: { payload: { job_id: string } }[]) {
+      counts.enqueueCalls++;
       if (enqueueFails) throw new Error('Redis away');
-      enqueued.push(payload.job_id);
-      payloads.push(payload);
+      for (const { payload } of attempts) {
+        enqueued.push(payload.job_id);
+        payloads.push(payload);
+      }
     },
   } as unknown as JobQueue;
   return {
@@ -128,12 +131,13 @@ describe('SubmitJobUseCase', () => {
     expect(s.audits).toEqual([r.job.id]);
   });
 
-  it('writes concurrent submissions together: a few transactions for many jobs, one pool read per batch', async () => {
+  it('writes concurrent submissions together: a few transactions for many jobs, one pool read and one enqueue per batch', async () => {
     const s = setup();
     const all = await Promise.all(Array.from({ length: 40 }, () => s.uc.execute(principal, input(), null)));
     expect(new Set(all.map((r) => r.job.id)).size).toBe(40);
     expect(s.counts.transactions).toBeLessThanOrEqual(4);
     expect(s.counts.poolReads).toBe(s.counts.transactions);
+    expect(s.counts.enqueueCalls).toBe(s.counts.transactions);
     expect(s.enqueued.sort()).toEqual(all.map((r) => r.job.id).sort());
   });
 
@@ -180,6 +184,19 @@ describe('SubmitJobUseCase', () => {
     s.failEnqueue();
     const r = await s.uc.execute(principal, input(), null);
     expect(r).toMatchObject({ created: true, enqueueError: 'Redis away' });
+  });
+
+  it('says nothing of an enqueue failure to the repeat of an idempotency key (its job was enqueued before)', async () => {
+    const s = setup();
+    const first = await s.uc.execute(principal, input({ idempotency_key: 'k' }), null);
+    s.failEnqueue();
+    const [again, fresh] = await Promise.all([
+      s.uc.execute(principal, input({ idempotency_key: 'k' }), null),
+      s.uc.execute(principal, input(), null),
+    ]);
+    expect(again).toMatchObject({ created: false, job: { id: first.job.id } });
+    expect(again.enqueueError).toBeUndefined();
+    expect(fresh).toMatchObject({ created: true, enqueueError: 'Redis away' });
   });
 
   describe('env values that reference secrets', () => {

@@ -191,20 +191,23 @@ export class SubmitJobUseCase {
     // enqueued after the commit: a worker never sees a job the database does not have. Once committed
     // the job is accepted: if the enqueue fails (Redis away) or this process dies in between, the
     // dispatcher sweep enqueues it — failing the request would make the caller submit it twice.
-    return Promise.all(
-      accepted.map(async (a): Promise<Submitted | Error> => {
-        if (a instanceof Error) return a;
-        let enqueueError: string | undefined;
-        if (a.created) {
-          try {
-            await this.queue.enqueue(runPayload(a.job, a.poolTargets), { priority: a.job.priority });
-          } catch (e) {
-            enqueueError = e instanceof Error ? e.message : String(e);
-          }
-        }
-        return { job: jobView(a.job), created: a.created, ...(enqueueError ? { enqueueError } : {}) };
-      }),
-    );
+    // The batch's new jobs go in one round trip per pool.
+    const created = accepted.filter((a): a is Accepted => !(a instanceof Error) && a.created);
+    let enqueueError: string | undefined;
+    if (created.length) {
+      try {
+        await this.queue.enqueueMany(
+          created.map((a) => ({ payload: runPayload(a.job, a.poolTargets), priority: a.job.priority })),
+        );
+      } catch (e) {
+        enqueueError = asError(e).message;
+      }
+    }
+    return accepted.map((a): Submitted | Error => {
+      if (a instanceof Error) return a;
+      const failed = a.created && enqueueError !== undefined;
+      return { job: jobView(a.job), created: a.created, ...(failed ? { enqueueError } : {}) };
+    });
   }
 
   /** One transaction for the batch; a submission refused by validation is an Error in its place. */
@@ -332,15 +335,24 @@ export class SubmitJobUseCase {
   }
 
   /** The engine of an engine job: the named one, or the organization's default for a bare prompt. */
-  private async resolveEngine(repos: Reads, organizationId: string, input: CreateJobInput): Promise<string | null> {
+  private async resolveEngine(
+    repos: Reads,
+    organizationId: string,
+    input: CreateJobInput,
+  ): Promise<string | null> {
     if (input.engine_id) {
       const e = await repos.engines.findById(organizationId, input.engine_id);
-      if (!e || !e.isActive) throw new InvalidInputError(`engine ${input.engine_id} does not exist`, 'engine_id');
+      if (!e || !e.isActive)
+        throw new InvalidInputError(`engine ${input.engine_id} does not exist`, 'engine_id');
       return e.id;
     }
     if (input.prompt && !input.command) {
       const e = await repos.engines.findDefault(organizationId);
-      if (!e) throw new InvalidInputError('a prompt needs engine_id (this organization has no default engine)', 'engine_id');
+      if (!e)
+        throw new InvalidInputError(
+          'a prompt needs engine_id (this organization has no default engine)',
+          'engine_id',
+        );
       return e.id;
     }
     return null;

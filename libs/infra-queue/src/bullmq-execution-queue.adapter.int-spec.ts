@@ -73,6 +73,27 @@ describe('BullMQ execution queue (real Redis)', () => {
     expect((stats.counts['waiting'] ?? 0) + (stats.counts['prioritized'] ?? 0)).toBe(2);
   });
 
+  it("enqueues a batch on each attempt's own pool queue, keeping priorities and delays; an attempt already held stays once", async () => {
+    const held = payload();
+    await queue.enqueue(held, { priority: 5 });
+    const gpu = payload(randomUUID(), 1, 'gpu');
+    const later = payload();
+    await queue.enqueueMany([
+      { payload: held, priority: 5 },
+      { payload: payload(), priority: 1 },
+      { payload: gpu, priority: 7 },
+      { payload: later, priority: 1, delayMs: 60_000 },
+    ]);
+    const def = await queue.stats('default');
+    expect((def.counts['waiting'] ?? 0) + (def.counts['prioritized'] ?? 0)).toBe(2);
+    expect(def.counts['delayed']).toBe(1);
+    const g = await queue.stats('gpu');
+    expect((g.counts['waiting'] ?? 0) + (g.counts['prioritized'] ?? 0)).toBe(1);
+    const job = await queue.queue('gpu').getJob(bullJobId(gpu.job_id, 1));
+    expect(job?.opts.priority).toBe(7);
+    expect(job?.data).toEqual(gpu);
+  });
+
   it('knows an attempt it holds, and not one never enqueued or removed', async () => {
     const p = payload();
     expect(await queue.has('default', p.job_id, 1)).toBe(false);

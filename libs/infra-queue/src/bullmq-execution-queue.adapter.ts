@@ -1,8 +1,22 @@
 import { type ExecutionRunPayload, JOB_CATALOG, executionRunPayloadSchema } from '@agentfleet/contracts';
-import type { JobQueue } from '@agentfleet/execution';
+import type { JobQueue, QueuedAttempt } from '@agentfleet/execution';
 import { type ConnectionOptions, type Job, Queue, QueueEvents, Worker } from 'bullmq';
 
 const RUN = JOB_CATALOG['execution.run'];
+const RUN_NAME = 'execution.run';
+
+/** The BullMQ job of one attempt: its id names the attempt, so adding it twice is a no-op. */
+function bullJob(a: QueuedAttempt) {
+  return {
+    data: a.payload,
+    opts: {
+      ...RUN.defaults,
+      jobId: bullJobId(a.payload.job_id, a.payload.attempt),
+      priority: a.priority,
+      ...(a.delayMs ? { delay: a.delayMs } : {}),
+    },
+  };
+}
 
 /** BullMQ job ids may not contain ':'; one BullMQ job per attempt, so a re-enqueue of the same attempt is a no-op. */
 export function bullJobId(jobId: string, attempt: number): string {
@@ -31,12 +45,23 @@ export class BullmqExecutionQueue implements JobQueue {
   }
 
   async enqueue(payload: ExecutionRunPayload, opts: { priority: number; delayMs?: number }): Promise<void> {
-    await this.queue(payload.pool).add('execution.run', payload, {
-      ...RUN.defaults,
-      jobId: bullJobId(payload.job_id, payload.attempt),
-      priority: opts.priority,
-      ...(opts.delayMs ? { delay: opts.delayMs } : {}),
-    });
+    const { data, opts: jobOpts } = bullJob({ payload, ...opts });
+    await this.queue(payload.pool).add(RUN_NAME, data, jobOpts);
+  }
+
+  async enqueueMany(attempts: readonly QueuedAttempt[]): Promise<void> {
+    const byPool = new Map<string, QueuedAttempt[]>();
+    for (const a of attempts) {
+      const list = byPool.get(a.payload.pool);
+      if (list) list.push(a);
+      else byPool.set(a.payload.pool, [a]);
+    }
+    // addBulk: one MULTI per pool, so a batch costs one round trip instead of one per attempt
+    await Promise.all(
+      [...byPool].map(([pool, list]) =>
+        this.queue(pool).addBulk(list.map((a) => ({ name: RUN_NAME, ...bullJob(a) }))),
+      ),
+    );
   }
 
   async removeQueued(pool: string, jobId: string, attempt: number): Promise<boolean> {

@@ -8,6 +8,11 @@ export interface RedisConnectionOptions {
   onEvent?: (event: 'connect' | 'ready' | 'reconnecting' | 'error' | 'end', detail?: string) => void;
   /** BullMQ blocking connections need `null`; request paths want a bound. */
   maxRetriesPerRequest?: number | null;
+  /**
+   * ioredis auto-pipelining: the commands issued in one event-loop turn go out in one write. For
+   * connections that many concurrent jobs share (event appends); never for BullMQ's or pub/sub.
+   */
+  autoPipelining?: boolean;
 }
 
 /**
@@ -22,6 +27,7 @@ export function createRedis(o: RedisConnectionOptions): Redis {
     retryStrategy: (times) =>
       Math.min(100 * 2 ** Math.min(times, 8), 5_000) + Math.floor(Math.random() * 250),
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
+    enableAutoPipelining: o.autoPipelining ?? false,
   };
   const redis = new Redis(o.url, options);
   if (o.onEvent) {

@@ -7,6 +7,9 @@ import type { ContainerRuntime, RunIO, RunOutcome, RunSpec } from '@agentfleet/e
 import { LineSplitter } from './line-splitter';
 import { type AttemptMemoryCap, type MemoryCapMechanism, MemoryCaps } from './process-memory-cap';
 
+/** Read once: a uname(2) per job is measurable in the no-op benchmark. */
+const HOST = hostname();
+
 export type { MemoryCapMechanism } from './process-memory-cap';
 
 export interface ProcessRuntimeOptions {
@@ -181,7 +184,7 @@ export class ProcessRuntime implements ContainerRuntime {
       child.once('error', resolve);
     });
     child.on('error', () => undefined); // later errors (a failed kill) change nothing: the exit decides
-    const base = { runtime: 'process', image: spec.image, host: hostname() };
+    const base = { runtime: 'process', image: spec.image, host: HOST };
     if (spawnError || child.pid === undefined) {
       // the job's fault (no such program), not the host's: an outcome like a container exiting 127
       const memory = await cap.report({ exitCode: 127, signal: null, killedByRuntime: false });
@@ -248,7 +251,7 @@ export class ProcessRuntime implements ContainerRuntime {
     }
 
     const startLatencyMs = Date.now() - requestedAt;
-    const containerId = `${hostname()}:${pid}`;
+    const containerId = `${HOST}:${pid}`;
     io.onStarted?.(containerId);
 
     let stopReason: StopReason | undefined;
@@ -363,7 +366,7 @@ function isNoop(command: readonly string[]): boolean {
 }
 
 function noop(spec: RunSpec, io: RunIO, requestedAt: number, startedAt: Date): RunOutcome {
-  const containerId = `${hostname()}:noop`;
+  const containerId = `${HOST}:noop`;
   io.onStarted?.(containerId);
   return {
     containerId,
