@@ -86,6 +86,26 @@ describe('execution job repository, multi-row statements', () => {
     });
   });
 
+  it("createMany keeps each row's own command (empty, unicode, NULL-like strings) and nullable fields", async () => {
+    const out = await uow.run((r) =>
+      r.jobs.createMany([
+        newJob({ command: [] }),
+        newJob({ command: ['sh', '-c', 'echo "a b"; exit 3', 'NULL', '', 'ünï{c}ode'], prompt: 'p' }),
+        newJob({ command: ['one'], oomRetryMaxMemoryMb: 512, oomRetryEnabled: true, network: true }),
+      ]),
+    );
+    const stored = await uow.run((r) => r.jobs.findManyUnscoped(out.map((o) => o.job.id)));
+    const byId = new Map(stored.map((j) => [j.id, j]));
+    expect(out.map((o) => byId.get(o.job.id)!.command)).toEqual([
+      [],
+      ['sh', '-c', 'echo "a b"; exit 3', 'NULL', '', 'ünï{c}ode'],
+      ['one'],
+    ]);
+    expect(out.map((o) => o.job.prompt)).toEqual([null, 'p', null]);
+    expect(out.map((o) => o.job.oomRetryMaxMemoryMb)).toEqual([null, null, 512]);
+    expect(out.map((o) => o.job.network)).toEqual([false, false, true]);
+  });
+
   it('transitionMany moves only the jobs whose (status, attempt) still match, one statement per shape', async () => {
     const [a, b, c] = await uow.run((r) => r.jobs.createMany([newJob(), newJob(), newJob()]));
     await uow.run((r) => r.jobs.transition(c!.job.id, 1, ['queued'], 'cancelled', {}));
