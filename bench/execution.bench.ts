@@ -522,6 +522,7 @@ async function dockerPhase(runs: number): Promise<DockerFigures> {
       image: CONFIG.dockerImage,
       command,
       env: {},
+      secretEnv: {},
       memoryLimitMb: 256,
       cpu: 0.5,
       pidsLimit: 256,

@@ -66,15 +66,18 @@ export class WorkerRuntimeService implements OnApplicationBootstrap, OnApplicati
       makeRuntime: (t) => makeRuntime(t, env),
       engineEnv: async (engineId, jobId) => {
         const c = await client.engineConfig(engineId, jobId);
-        // the agent-runtime's variables (apps/agent-runtime/src/env.ts); the key never leaves this process otherwise
+        // the agent-runtime's variables (apps/agent-runtime/src/env.ts); the key goes apart, as a secret,
+        // so a runtime keeps it out of what it stores in plain text (a Kubernetes Job's spec)
         return {
-          AGENTFLEET_ENGINE_PROVIDER: c.provider,
-          AGENTFLEET_ENGINE_MODEL: c.model,
-          AGENTFLEET_ENGINE_MAX_TOKENS: String(c.max_tokens),
-          AGENTFLEET_ENGINE_TIMEOUT_MS: String(c.timeout_ms),
-          ...(c.base_url ? { AGENTFLEET_ENGINE_BASE_URL: c.base_url } : {}),
-          ...(c.api_key ? { AGENTFLEET_ENGINE_API_KEY: c.api_key } : {}),
-          ...(c.system_prompt ? { AGENTFLEET_ENGINE_SYSTEM_PROMPT: c.system_prompt } : {}),
+          env: {
+            AGENTFLEET_ENGINE_PROVIDER: c.provider,
+            AGENTFLEET_ENGINE_MODEL: c.model,
+            AGENTFLEET_ENGINE_MAX_TOKENS: String(c.max_tokens),
+            AGENTFLEET_ENGINE_TIMEOUT_MS: String(c.timeout_ms),
+            ...(c.base_url ? { AGENTFLEET_ENGINE_BASE_URL: c.base_url } : {}),
+            ...(c.system_prompt ? { AGENTFLEET_ENGINE_SYSTEM_PROMPT: c.system_prompt } : {}),
+          },
+          secretEnv: { ...(c.api_key ? { AGENTFLEET_ENGINE_API_KEY: c.api_key } : {}) },
         };
       },
       secretEnv: (jobId, attempt) => client.jobSecretEnv(jobId, attempt),

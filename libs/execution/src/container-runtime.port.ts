@@ -6,7 +6,13 @@ export interface RunSpec {
   image: string;
   /** argv; never a shell string. */
   command: string[];
+  /** Plain variables; a runtime may write them where anyone reading the container's spec sees them. */
   env: Record<string, string>;
+  /**
+   * Variables whose values are secret (opened secret references, an engine's API key): a runtime keeps
+   * them out of any object it stores in the orchestrator in plain text. Never a variable of `env` too.
+   */
+  secretEnv: Record<string, string>;
   memoryLimitMb: number;
   /** CPU share in cores (0.5 = half a core). */
   cpu: number;

@@ -1,7 +1,7 @@
 import type { ExecutionRunPayload, JobEvent } from '@agentfleet/contracts';
 import type { CircuitBreakers } from './circuit-breakers.port';
 import type { ContainerRuntime, RunSpec } from './container-runtime.port';
-import { RunExecutionJobUseCase } from './run-execution-job.use-case';
+import { type EngineEnv, RunExecutionJobUseCase } from './run-execution-job.use-case';
 
 const JOB = '00000000-0000-4000-8000-0000000000a1';
 const ORG = '00000000-0000-4000-8000-000000000001';
@@ -47,7 +47,10 @@ function payload(spec: Partial<ExecutionRunPayload['spec']> = {}, over: Partial<
 }
 
 /** A runtime that records the spec it was given and exits 0; breakers always closed; events in memory. */
-function setup(secretEnv?: (jobId: string, attempt: number) => Promise<Record<string, string>>) {
+function setup(
+  secretEnv?: (jobId: string, attempt: number) => Promise<Record<string, string>>,
+  engineEnv?: (engineId: string, jobId: string) => Promise<EngineEnv>,
+) {
   const runs: RunSpec[] = [];
   const events: JobEvent[] = [];
   const asked: [string, number][] = [];
@@ -99,13 +102,14 @@ function setup(secretEnv?: (jobId: string, attempt: number) => Promise<Record<st
           },
         }
       : {}),
+    ...(engineEnv ? { engineEnv } : {}),
     logger: { info: () => undefined, warn: () => undefined },
   });
   return { uc, runs, events, asked };
 }
 
 describe('RunExecutionJobUseCase: env values from secrets', () => {
-  it('merges the resolved secret values into the runtime env, asking for this job and attempt', async () => {
+  it('puts the resolved secret values into the runtime secretEnv (not env), asking for this job and attempt', async () => {
     const s = setup(async () => ({ API_KEY: VALUE }));
     const summary = await s.uc.execute(
       payload({ secret_env: { API_KEY: 'OPENAI_KEY' } }),
@@ -113,7 +117,8 @@ describe('RunExecutionJobUseCase: env values from secrets', () => {
     );
     expect(summary.status).toBe('completed');
     expect(s.asked).toEqual([[JOB, 2]]);
-    expect(s.runs[0]!.env).toEqual({ MODE: 'test', API_KEY: VALUE });
+    expect(s.runs[0]!.env).toEqual({ MODE: 'test' });
+    expect(s.runs[0]!.secretEnv).toEqual({ API_KEY: VALUE });
     expect(JSON.stringify(s.events)).not.toContain(VALUE);
   });
 
@@ -123,12 +128,14 @@ describe('RunExecutionJobUseCase: env values from secrets', () => {
     await s.uc.execute(payload({ secret_env: {} }), new AbortController().signal);
     expect(s.asked).toEqual([]);
     expect(s.runs.map((r) => r.env)).toEqual([{ MODE: 'test' }, { MODE: 'test' }]);
+    expect(s.runs.map((r) => r.secretEnv)).toEqual([{}, {}]);
   });
 
   it('takes only the referenced variables from the answer: it cannot add or replace others', async () => {
     const s = setup(async () => ({ API_KEY: VALUE, MODE: 'hijacked', PATH: '/evil' }));
     await s.uc.execute(payload({ secret_env: { API_KEY: 'OPENAI_KEY' } }), new AbortController().signal);
-    expect(s.runs[0]!.env).toEqual({ MODE: 'test', API_KEY: VALUE });
+    expect(s.runs[0]!.env).toEqual({ MODE: 'test' });
+    expect(s.runs[0]!.secretEnv).toEqual({ API_KEY: VALUE });
   });
 
   it('fails the job without starting it when a secret cannot be resolved, with the reason naming the variable', async () => {
@@ -163,5 +170,43 @@ describe('RunExecutionJobUseCase: env values from secrets', () => {
     await s.uc.execute(payload({ secret_env: { API_KEY: 'OPENAI_KEY' } }), new AbortController().signal);
     expect(s.runs).toHaveLength(0);
     expect(s.events.at(-1)).toMatchObject({ status: 'failed' });
+  });
+});
+
+describe('RunExecutionJobUseCase: engine env', () => {
+  const ENGINE = '00000000-0000-4000-8000-0000000000e1';
+  const engine: EngineEnv = {
+    env: { AGENTFLEET_ENGINE_PROVIDER: 'openai', AGENTFLEET_ENGINE_MODEL: 'gpt-x' },
+    secretEnv: { AGENTFLEET_ENGINE_API_KEY: VALUE },
+  };
+
+  it("puts the engine's settings into env and its API key into secretEnv", async () => {
+    const s = setup(undefined, async () => engine);
+    const summary = await s.uc.execute(payload({}, { engine_id: ENGINE }), new AbortController().signal);
+    expect(summary.status).toBe('completed');
+    expect(s.runs[0]!.env).toEqual({ MODE: 'test', ...engine.env });
+    expect(s.runs[0]!.secretEnv).toEqual({ AGENTFLEET_ENGINE_API_KEY: VALUE });
+  });
+
+  it('keeps every variable in one map only: the later layer decides whether it is secret', async () => {
+    const s = setup(
+      async () => ({ AGENTFLEET_ENGINE_MODEL: 'from-a-secret' }),
+      async () => engine,
+    );
+    await s.uc.execute(
+      payload(
+        // a plain job variable named like the engine key, a secret reference named like an engine setting
+        {
+          env: { MODE: 'test', AGENTFLEET_ENGINE_API_KEY: 'plain' },
+          secret_env: { AGENTFLEET_ENGINE_MODEL: 'M' },
+        },
+        { engine_id: ENGINE },
+      ),
+      new AbortController().signal,
+    );
+    const { env, secretEnv } = s.runs[0]!;
+    expect(env).toEqual({ MODE: 'test', ...engine.env });
+    expect(secretEnv).toEqual({ AGENTFLEET_ENGINE_API_KEY: VALUE });
+    expect(Object.keys(env).filter((name) => name in secretEnv)).toEqual([]);
   });
 });

@@ -13,8 +13,8 @@ export interface RunExecutionJobDeps {
   runtimeFor(target: Target): ContainerRuntime;
   breakers: CircuitBreakers;
   sinkFor(jobId: string): JobEventSink;
-  /** Environment of an engine job's engine (provider, model, key) for the agent-runtime. */
-  engineEnv?(engineId: string, jobId: string): Promise<Record<string, string>>;
+  /** An engine job's agent-runtime env: the engine's settings in `env`, its API key in `secretEnv`. */
+  engineEnv?(engineId: string, jobId: string): Promise<EngineEnv>;
   /** Opened values of the job's secret references (variable → value), asked of the control plane at start. */
   secretEnv?(jobId: string, attempt: number): Promise<Record<string, string>>;
   logger: {
@@ -22,6 +22,29 @@ export interface RunExecutionJobDeps {
     warn(msg: string, f?: Record<string, unknown>): void;
   };
   now?: () => Date;
+}
+
+/** An engine's variables, split by whether their values are secret. */
+export interface EngineEnv {
+  env: Record<string, string>;
+  secretEnv: Record<string, string>;
+}
+
+/**
+ * The attempt's environment as layers, later ones winning: a variable set by a later layer leaves the
+ * other map, so no variable is ever both plain and secret.
+ */
+class AttemptEnv {
+  readonly env: Record<string, string> = {};
+  readonly secretEnv: Record<string, string> = {};
+
+  set(vars: Readonly<Record<string, string>>, kind: 'plain' | 'secret'): void {
+    const [into, other] = kind === 'secret' ? [this.secretEnv, this.env] : [this.env, this.secretEnv];
+    for (const [name, value] of Object.entries(vars)) {
+      into[name] = value;
+      delete other[name];
+    }
+  }
 }
 
 /** Abort reason that hands an attempt back instead of cancelling it (worker shutting down). */
@@ -87,7 +110,8 @@ export class RunExecutionJobUseCase {
       };
     };
 
-    let env = payload.spec.env;
+    const env = new AttemptEnv();
+    env.set(payload.spec.env, 'plain');
     const secretVars = Object.keys(payload.spec.secret_env ?? {});
     if (secretVars.length) {
       try {
@@ -96,7 +120,7 @@ export class RunExecutionJobUseCase {
         const missing = secretVars.find((v) => values[v] === undefined);
         if (missing) throw new Error(`no value came for env.${missing}`);
         // only the referenced variables: an answer cannot add or replace others
-        env = { ...env, ...Object.fromEntries(secretVars.map((v) => [v, values[v]!])) };
+        env.set(Object.fromEntries(secretVars.map((v) => [v, values[v]!])), 'secret');
       } catch (e) {
         // the message names the variable and the secret, never a value
         return finished('failed', {
@@ -106,7 +130,9 @@ export class RunExecutionJobUseCase {
     }
     if (payload.engine_id) {
       try {
-        env = { ...env, ...(await this.d.engineEnv!(payload.engine_id, payload.job_id)) };
+        const engine = await this.d.engineEnv!(payload.engine_id, payload.job_id);
+        env.set(engine.env, 'plain');
+        env.set(engine.secretEnv, 'secret');
       } catch (e) {
         return finished('failed', {
           error: `engine settings unavailable: ${e instanceof Error ? e.message : String(e)}`.slice(0, 4000),
@@ -146,7 +172,8 @@ export class RunExecutionJobUseCase {
               organizationId: payload.organization_id,
               image: payload.spec.image,
               command: payload.spec.command,
-              env,
+              env: env.env,
+              secretEnv: env.secretEnv,
               memoryLimitMb: payload.spec.memory_limit_mb,
               cpu: payload.spec.cpu,
               pidsLimit: payload.spec.pids_limit,

@@ -49,6 +49,7 @@ function specFor(script: string, overrides: Partial<RunSpec> = {}): RunSpec {
     image,
     command: ['node', '-e', script],
     env: {},
+    secretEnv: {},
     memoryLimitMb: 128,
     cpu: 0.5,
     pidsLimit: 64,
@@ -93,10 +94,17 @@ describe('DockerRuntime (real Docker Engine)', () => {
         let burst = ''; for (let i = 0; i < 500; i++) burst += 'line ' + i + '\\n'; await w(burst);
         process.stderr.write('warning 1\\nwarning 2\\n');
         await w('greeting=' + process.env.GREETING + '\\n');
+        await w('secret=' + process.env.SECRET_GREETING + '\\n');
         await w('last without newline');
       })();`;
     const { io, stdout, stderr, started } = collectingIO();
-    const outcome = await runtime.run(specFor(script, { env: { GREETING: 'hello world' } }), io);
+    const outcome = await runtime.run(
+      specFor(script, {
+        env: { GREETING: 'hello world' },
+        secretEnv: { SECRET_GREETING: 'hello secret' },
+      }),
+      io,
+    );
 
     expect(outcome).toMatchObject({ exitCode: 0, oomKilled: false, timedOut: false, cancelled: false });
     expect(stdout).toEqual([
@@ -105,6 +113,7 @@ describe('DockerRuntime (real Docker Engine)', () => {
       'hé',
       ...Array.from({ length: 500 }, (_, i) => `line ${i}`),
       'greeting=hello world',
+      'secret=hello secret',
       'last without newline',
     ]);
     expect(stderr).toEqual(['warning 1', 'warning 2']);

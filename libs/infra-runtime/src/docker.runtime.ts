@@ -229,7 +229,9 @@ export class DockerRuntime implements ContainerRuntime {
       Image: spec.image,
       // the spec's argv replaces the image's entry point (as a Kubernetes `command` does); none keeps it
       ...(entrypoint !== undefined ? { Entrypoint: [entrypoint], Cmd: args } : {}),
-      Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+      // secret values join the plain ones: Docker has no per-container secret store outside Swarm, and
+      // the container (with its config) is removed once the run has ended
+      Env: Object.entries({ ...spec.env, ...spec.secretEnv }).map(([k, v]) => `${k}=${v}`),
       User: this.options.user,
       Labels: {
         ...this.options.labels,

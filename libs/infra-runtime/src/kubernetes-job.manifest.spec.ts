@@ -1,5 +1,12 @@
 import type { RunSpec } from '@agentfleet/execution';
-import { buildJobManifest, jobName, jobSelector, toLabelValue } from './kubernetes-job.manifest';
+import {
+  buildJobManifest,
+  buildSecretManifest,
+  jobName,
+  jobSelector,
+  secretName,
+  toLabelValue,
+} from './kubernetes-job.manifest';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -11,6 +18,7 @@ const spec: RunSpec = {
   image: 'agent:1',
   command: ['node', 'main.js'],
   env: { A: '1' },
+  secretEnv: {},
   memoryLimitMb: 512,
   cpu: 1.5,
   pidsLimit: 64,
@@ -63,6 +71,68 @@ describe('Kubernetes Job manifest', () => {
       'agentfleet.attempt': '2',
       'agentfleet.organization_id': 'org_1',
       'agentfleet.network': 'none',
+    });
+  });
+
+  describe('secret variables', () => {
+    const VALUE = 'sk-live-never-in-a-job';
+    const KEY = 'ak-engine-never-in-a-job';
+    const withSecrets: RunSpec = {
+      ...spec,
+      env: { MODE: 'prod' },
+      secretEnv: { API_KEY: VALUE, AGENTFLEET_ENGINE_API_KEY: KEY },
+    };
+    const options = {
+      namespace: 'ns',
+      imagePullPolicy: 'IfNotPresent' as const,
+      runAsUser: 65534,
+      ttlSecondsAfterFinished: 300,
+      terminationGracePeriodSeconds: 10,
+    };
+
+    it('puts secret variables into the Job only as secretKeyRefs to the attempt Secret, never by value', () => {
+      const job = buildJobManifest(withSecrets, options);
+      const name = secretName(spec.jobId, spec.attempt);
+      expect(job.spec?.template.spec?.containers[0]?.env).toEqual([
+        { name: 'MODE', value: 'prod' },
+        { name: 'API_KEY', valueFrom: { secretKeyRef: { name, key: 'API_KEY' } } },
+        {
+          name: 'AGENTFLEET_ENGINE_API_KEY',
+          valueFrom: { secretKeyRef: { name, key: 'AGENTFLEET_ENGINE_API_KEY' } },
+        },
+      ]);
+      const json = JSON.stringify(job);
+      expect(json).not.toContain(VALUE);
+      expect(json).not.toContain(KEY);
+      expect(json).not.toContain(Buffer.from(VALUE).toString('base64'));
+    });
+
+    it('builds an Opaque Secret in the namespace, named after the Job, with the Job labels and one key per variable', () => {
+      const secret = buildSecretManifest(withSecrets, options);
+      const job = buildJobManifest(withSecrets, options);
+      expect(secret).toMatchObject({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'Opaque',
+        metadata: { name: `${jobName(spec.jobId, spec.attempt)}-env`, namespace: 'ns' },
+        stringData: { API_KEY: VALUE, AGENTFLEET_ENGINE_API_KEY: KEY },
+      });
+      const jobLabels = job.metadata?.labels ?? {};
+      for (const label of ['agentfleet.job_id', 'agentfleet.attempt', 'agentfleet.organization_id'])
+        expect(secret?.metadata?.labels?.[label]).toBe(jobLabels[label]);
+    });
+
+    it('builds no Secret and no reference when there is no secret variable', () => {
+      expect(buildSecretManifest(spec, options)).toBeUndefined();
+      expect(JSON.stringify(buildJobManifest(spec, options))).not.toContain('secretKeyRef');
+    });
+
+    it('never writes a variable both by value and by reference', () => {
+      const both: RunSpec = { ...spec, env: { API_KEY: 'plain' }, secretEnv: { API_KEY: VALUE } };
+      const env = buildJobManifest(both, options).spec?.template.spec?.containers[0]?.env;
+      expect(env).toEqual([
+        { name: 'API_KEY', valueFrom: { secretKeyRef: { name: secretName(spec.jobId, 2), key: 'API_KEY' } } },
+      ]);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { V1Job } from '@kubernetes/client-node';
+import type { V1EnvVar, V1Job, V1Secret } from '@kubernetes/client-node';
 import { ATTEMPT_LABEL, JOB_LABEL, ORG_LABEL, type RunSpec } from '@agentfleet/execution';
 
 /** The one container of every execution pod; logs are read from it by name. */
@@ -59,6 +59,14 @@ export function jobName(jobId: string, attempt: number): string {
   return `af-${head ? `${head}-` : ''}${shortHash(jobId)}${suffix}`;
 }
 
+/**
+ * The name of the Secret holding one attempt's secret variables: the Job's name and a suffix (a Secret
+ * name may be a 253-character DNS subdomain, so it always fits).
+ */
+export function secretName(jobId: string, attempt: number): string {
+  return `${jobName(jobId, attempt)}-env`;
+}
+
 /** Label selector of everything any attempt of `jobId` created. */
 export function jobSelector(jobId: string): string {
   return `${JOB_LABEL}=${toLabelValue(jobId)}`;
@@ -73,20 +81,64 @@ function resources(spec: RunSpec): { limits: Record<string, string>; requests: R
   return { limits: { ...amounts }, requests: { ...amounts } };
 }
 
+function labelsOf(spec: RunSpec): Record<string, string> {
+  return {
+    [JOB_LABEL]: toLabelValue(spec.jobId),
+    [ATTEMPT_LABEL]: String(spec.attempt),
+    [ORG_LABEL]: toLabelValue(spec.organizationId),
+    'app.kubernetes.io/managed-by': 'agentfleet',
+  };
+}
+
+/**
+ * The v1 Secret of one attempt's `secretEnv` (one key per variable), or undefined when it has none. It
+ * carries the Job's labels, so fencing finds it by the same selector; the runtime creates it before the
+ * Job and then makes the Job its owner, so the garbage collector removes it with the Job.
+ */
+export function buildSecretManifest(
+  spec: RunSpec,
+  options: Pick<JobManifestOptions, 'namespace'>,
+): V1Secret | undefined {
+  if (Object.keys(spec.secretEnv).length === 0) return undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    metadata: {
+      name: secretName(spec.jobId, spec.attempt),
+      namespace: options.namespace,
+      labels: labelsOf(spec),
+      annotations: { [JOB_ID_ANNOTATION]: spec.jobId },
+    },
+    // variable names are letters, digits and '_' (the job schema), always valid Secret keys
+    stringData: { ...spec.secretEnv },
+  };
+}
+
+/** Plain variables by value; secret ones only as references to the attempt's Secret, never by value. */
+function containerEnv(spec: RunSpec): V1EnvVar[] {
+  const secret = secretName(spec.jobId, spec.attempt);
+  return [
+    ...Object.entries(spec.env)
+      .filter(([name]) => !(name in spec.secretEnv))
+      .map(([name, value]) => ({ name, value })),
+    ...Object.keys(spec.secretEnv).map((name) => ({
+      name,
+      valueFrom: { secretKeyRef: { name: secret, key: name } },
+    })),
+  ];
+}
+
 /**
  * The batch/v1 Job for one attempt. One try only (backoffLimit 0, restartPolicy Never): retries are the
  * control plane's decision, with a new attempt number. The pod runs unprivileged with a read-only root
  * and a writable emptyDir on /tmp. `pidsLimit` has no per-pod field in the Kubernetes API (the kubelet's
- * --pod-max-pids sets it per node), so it is not expressed here.
+ * --pod-max-pids sets it per node), so it is not expressed here. `secretEnv` appears only as
+ * `secretKeyRef`s to the attempt's Secret (buildSecretManifest): a Job's spec is readable by anyone who
+ * may list Jobs, and stored in etcd in plain text.
  */
 export function buildJobManifest(spec: RunSpec, options: JobManifestOptions): V1Job {
-  const labels = {
-    [JOB_LABEL]: toLabelValue(spec.jobId),
-    [ATTEMPT_LABEL]: String(spec.attempt),
-    [ORG_LABEL]: toLabelValue(spec.organizationId),
-    [NETWORK_LABEL]: spec.network ? 'egress' : 'none',
-    'app.kubernetes.io/managed-by': 'agentfleet',
-  };
+  const labels = { ...labelsOf(spec), [NETWORK_LABEL]: spec.network ? 'egress' : 'none' };
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -122,7 +174,7 @@ export function buildJobManifest(spec: RunSpec, options: JobManifestOptions): V1
               image: spec.image,
               imagePullPolicy: options.imagePullPolicy,
               command: spec.command,
-              env: Object.entries(spec.env).map(([name, value]) => ({ name, value })),
+              env: containerEnv(spec),
               resources: resources(spec),
               securityContext: {
                 runAsNonRoot: true,

@@ -17,7 +17,7 @@ import {
   type TestKubernetesCluster,
 } from '@agentfleet/testing';
 import { loadKubernetesClient } from './kubernetes-client.loader';
-import { jobName } from './kubernetes-job.manifest';
+import { buildJobManifest, jobName, secretName } from './kubernetes-job.manifest';
 import { KubernetesRuntime } from './kubernetes.runtime';
 
 // A real kube-apiserver, controller-manager (the Job controller) and scheduler; the fake kubelet runs
@@ -57,6 +57,7 @@ function runSpec(script: string, overrides: Partial<RunSpec> = {}): RunSpec {
     image: 'agentfleet/agent-runtime:test',
     command: [process.execPath, '-e', script],
     env: {},
+    secretEnv: {},
     memoryLimitMb: 256,
     cpu: 0.5,
     pidsLimit: 64,
@@ -296,6 +297,147 @@ describe('KubernetesRuntime against a real control plane', () => {
 
     b.abort.abort();
     await otherRun;
+  });
+
+  describe('secret variables', () => {
+    async function secretsOf(jobId: string) {
+      const list = await core.listNamespacedSecret({
+        namespace: cluster.namespace,
+        labelSelector: `${JOB_LABEL}=${jobId}`,
+      });
+      return list.items;
+    }
+
+    it('passes secretEnv through a Secret the Job owns, never in the Job, and deletes it after the run', async () => {
+      const value = `sk-${randomUUID()}`;
+      const spec = runSpec(
+        'console.log(`key=${process.env.API_KEY} mode=${process.env.MODE}`); setTimeout(() => {}, 3000)',
+        { env: { MODE: 'plain' }, secretEnv: { API_KEY: value } },
+      );
+      const { io, lines, started } = runIO();
+      const running = runtime.run(spec, io);
+      await waitFor(() => started.length > 0, { timeoutMs: 30_000, what: 'container running' });
+      const name = jobName(spec.jobId, 1);
+      const job = await batch.readNamespacedJob({ name, namespace: cluster.namespace });
+      const secret = await core.readNamespacedSecret({
+        name: secretName(spec.jobId, 1),
+        namespace: cluster.namespace,
+      });
+
+      // the Job as the API server stores it: the variable only as a reference
+      const stored = JSON.stringify(job);
+      expect(stored).not.toContain(value);
+      expect(stored).not.toContain(Buffer.from(value).toString('base64'));
+      expect(job.spec?.template.spec?.containers[0]?.env).toEqual([
+        { name: 'MODE', value: 'plain' },
+        { name: 'API_KEY', valueFrom: { secretKeyRef: { name: secretName(spec.jobId, 1), key: 'API_KEY' } } },
+      ]);
+      expect(secret.type).toBe('Opaque');
+      expect(secret.metadata?.labels).toMatchObject({
+        [JOB_LABEL]: spec.jobId,
+        [ATTEMPT_LABEL]: '1',
+        [ORG_LABEL]: spec.organizationId,
+      });
+      expect(secret.metadata?.ownerReferences).toEqual([
+        expect.objectContaining({
+          apiVersion: 'batch/v1',
+          kind: 'Job',
+          name,
+          uid: job.metadata?.uid,
+          blockOwnerDeletion: false,
+        }),
+      ]);
+
+      const outcome = await running;
+      expect(outcome.exitCode).toBe(0);
+      // the value reached the process (the fake kubelet resolved the secretKeyRef as a kubelet does)
+      expect(lines).toEqual([`key=${value} mode=plain`]);
+      expect(await secretsOf(spec.jobId)).toEqual([]);
+    });
+
+    it('deletes the Secret when the Job cannot be created', async () => {
+      // an empty image name: the API server refuses the Job (422) after the Secret was made
+      const spec = runSpec('0', { image: '', secretEnv: { API_KEY: 'never-used' } });
+      await expect(runtime.run(spec, runIO().io)).rejects.toThrow();
+      expect(await secretsOf(spec.jobId)).toEqual([]);
+    });
+
+    it('deletes the Secret on cancel', async () => {
+      const spec = runSpec(FOREVER, { secretEnv: { API_KEY: 'cancelled' } });
+      const { io, started, abort } = runIO();
+      const running = runtime.run(spec, io);
+      await waitFor(() => started.length > 0, { timeoutMs: 30_000, what: 'container running' });
+      expect(await secretsOf(spec.jobId)).toHaveLength(1);
+      abort.abort();
+      expect(await running).toMatchObject({ cancelled: true });
+      expect(await secretsOf(spec.jobId)).toEqual([]);
+    });
+
+    it("removeOrphans deletes an older attempt's Secret, even one no Job owns yet", async () => {
+      const spec = runSpec(FOREVER, { secretEnv: { API_KEY: 'older' } });
+      // what an attempt that died between creating its Secret and its Job leaves behind
+      await core.createNamespacedSecret({
+        namespace: cluster.namespace,
+        body: {
+          metadata: {
+            name: secretName(spec.jobId, 1),
+            labels: { [JOB_LABEL]: spec.jobId, [ATTEMPT_LABEL]: '1' },
+          },
+          stringData: { API_KEY: 'older' },
+        },
+      });
+      await expect(runtime.removeOrphans(spec.jobId)).resolves.toBe(0);
+      expect(await secretsOf(spec.jobId)).toEqual([]);
+    });
+
+    it('re-running the same attempt replaces its left-over Secret', async () => {
+      const spec = runSpec('console.log(process.env.API_KEY)', { secretEnv: { API_KEY: 'second run' } });
+      await core.createNamespacedSecret({
+        namespace: cluster.namespace,
+        body: {
+          metadata: { name: secretName(spec.jobId, 1), labels: { [JOB_LABEL]: spec.jobId } },
+          stringData: { API_KEY: 'first run' },
+        },
+      });
+      const { io, lines } = runIO();
+      const outcome = await runtime.run(spec, io);
+      expect(outcome.exitCode).toBe(0);
+      expect(lines).toEqual(['second run']);
+      expect(await secretsOf(spec.jobId)).toEqual([]);
+    });
+
+    it('the fake kubelet leaves a container whose Secret is missing waiting (CreateContainerConfigError)', async () => {
+      const spec = runSpec(FOREVER, { secretEnv: { API_KEY: 'nowhere' } });
+      const name = jobName(spec.jobId, 1);
+      await batch.createNamespacedJob({
+        namespace: cluster.namespace,
+        body: buildJobManifest(spec, {
+          namespace: cluster.namespace,
+          imagePullPolicy: 'Never',
+          runAsUser: 65534,
+          ttlSecondsAfterFinished: 300,
+          terminationGracePeriodSeconds: 10,
+        }),
+      });
+      try {
+        const waiting = await waitFor(
+          async () => {
+            const pods = await core.listNamespacedPod({
+              namespace: cluster.namespace,
+              labelSelector: `job-name=${name}`,
+            });
+            const pod = pods.items[0];
+            const w = pod?.status?.containerStatuses?.[0]?.state?.waiting;
+            return pod && w?.reason === 'CreateContainerConfigError' && { pod, waiting: w };
+          },
+          { timeoutMs: 30_000, what: 'CreateContainerConfigError' },
+        );
+        expect(waiting.waiting.message).toBe(`secret "${secretName(spec.jobId, 1)}" not found`);
+        expect(kubelet.podProcess(cluster.namespace, waiting.pod.metadata?.name ?? '')?.pid).toBeUndefined();
+      } finally {
+        await runtime.removeOrphans(spec.jobId);
+      }
+    });
   });
 
   it('rejects run() and ping() when the API server is unreachable', async () => {

@@ -6,6 +6,7 @@ import type {
   V1ContainerStateWaiting,
   V1Job,
   V1Pod,
+  V1Secret,
   VersionApi,
 } from '@kubernetes/client-node';
 import type { ContainerRuntime, RunIO, RunOutcome, RunSpec } from '@agentfleet/execution';
@@ -13,6 +14,7 @@ import { loadKubernetesClient, type KubernetesClientModule } from './kubernetes-
 import {
   AGENT_CONTAINER,
   buildJobManifest,
+  buildSecretManifest,
   jobName,
   jobSelector,
   type JobManifestOptions,
@@ -21,7 +23,7 @@ import { KubernetesLogFollower } from './kubernetes-log.follower';
 import { KubernetesResourceWatcher } from './kubernetes-resource.watcher';
 
 export { loadKubernetesClient } from './kubernetes-client.loader';
-export { AGENT_CONTAINER, jobName, jobSelector, toLabelValue } from './kubernetes-job.manifest';
+export { AGENT_CONTAINER, jobName, jobSelector, secretName, toLabelValue } from './kubernetes-job.manifest';
 export { KubernetesResourceWatcher } from './kubernetes-resource.watcher';
 
 /** Where the cluster is, when no ready KubeConfig is passed. Exactly one of them. */
@@ -164,6 +166,9 @@ class AttemptState {
  * - Output: the container log, followed through the API server. Kubernetes merges stdout and stderr
  *   into one log, so every line arrives through `io.onStdout`; `io.onStderr` is never called.
  * - The Job (and, through garbage collection, its pod) is deleted when the run ends, whatever the end.
+ * - Secret variables (`spec.secretEnv`) go into a v1 Secret of the attempt, created before the Job and
+ *   owned by it once the Job exists; the container refers to it by `secretKeyRef`, so no value is in the
+ *   Job. The Secret is deleted with the Job, by this runtime and by the garbage collector.
  * - `containerId` is `<namespace>/<job name>`: the Job outlives pod replacements and is what fencing deletes.
  *
  * run() rejects only when the API server fails (unreachable, 5xx, forbidden, invalid object), so a
@@ -258,6 +263,10 @@ export class KubernetesRuntime implements ContainerRuntime {
         if (statusCode(e) !== 404) throw e;
       }
     }
+    // an older attempt's Secret: its Job took it along unless the attempt died between the two creates
+    // (no owner yet); not counted, it runs nothing
+    const secrets = await core.listNamespacedSecret({ namespace, labelSelector });
+    for (const secret of secrets.items) await this.deleteSecret(core, secret);
     return removed;
   }
 
@@ -274,6 +283,84 @@ export class KubernetesRuntime implements ContainerRuntime {
       if (statusCode(e) === 404) return false;
       throw e;
     }
+  }
+
+  /**
+   * Deletes this very Secret: the uid precondition keeps a late cleanup from removing a newer Secret of
+   * the same name (the same attempt re-run). Gone or replaced already counts as done.
+   */
+  private async deleteSecret(core: CoreV1Api, secret: V1Secret): Promise<void> {
+    const uid = secret.metadata?.uid;
+    try {
+      await core.deleteNamespacedSecret({
+        name: secret.metadata?.name ?? '',
+        namespace: this.options.namespace,
+        ...(uid ? { body: { preconditions: { uid } } } : {}),
+      });
+    } catch (e) {
+      const code = statusCode(e);
+      if (code !== 404 && code !== 409) throw e;
+    }
+  }
+
+  /**
+   * Creates the attempt's Secret. One of the same name is this attempt's from a run before (a redelivered
+   * queue job): it is deleted and created anew rather than updated, so a garbage collector acting on the
+   * old one's owner (that run's Job) cannot take the new one with it.
+   */
+  private async createSecret(clients: Clients, manifest: V1Secret): Promise<V1Secret> {
+    const { core } = clients;
+    const namespace = this.options.namespace;
+    const name = manifest.metadata?.name ?? '';
+    for (let tries = 0; ; tries++) {
+      try {
+        return await core.createNamespacedSecret({ namespace, body: manifest });
+      } catch (e) {
+        if (statusCode(e) !== 409 || tries >= 40) throw e;
+        await this.deleteSecret(core, { metadata: { name } });
+        await delay(250);
+      }
+    }
+  }
+
+  /** Makes the Job the Secret's owner: deleting the Job (by anyone) lets the garbage collector remove it. */
+  private async ownSecret(clients: Clients, secret: V1Secret, job: V1Job): Promise<void> {
+    const { core, k8s } = clients;
+    try {
+      await core.patchNamespacedSecret(
+        {
+          name: secret.metadata?.name ?? '',
+          namespace: this.options.namespace,
+          body: [
+            // only the Secret this run created: a patch never lands on a newer one of the same name
+            { op: 'test', path: '/metadata/uid', value: secret.metadata?.uid },
+            {
+              op: 'add',
+              path: '/metadata/ownerReferences',
+              value: [
+                {
+                  apiVersion: 'batch/v1',
+                  kind: 'Job',
+                  name: job.metadata?.name,
+                  uid: job.metadata?.uid,
+                  blockOwnerDeletion: false,
+                },
+              ],
+            },
+          ],
+        },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+      );
+    } catch (e) {
+      // gone already (fencing by another worker deleted it): nothing left to own; the Job goes the same way
+      if (statusCode(e) !== 404) throw e;
+    }
+  }
+
+  /** Deletes the attempt's Job, then its Secret (the pod has read its variables by then, or never will). */
+  private async removeAttempt(clients: Clients, name: string, secret: V1Secret | undefined): Promise<void> {
+    await this.deleteJob(clients.batch, name);
+    if (secret) await this.deleteSecret(clients.core, secret);
   }
 
   /** Creates the Job; a Job of the same name is this very attempt run before (a redelivered queue job), so it is replaced. */
@@ -300,7 +387,16 @@ export class KubernetesRuntime implements ContainerRuntime {
     const createdAt = new Date();
     if (io.signal.aborted) return this.cancelledBeforeStart(containerId, createdAt);
 
-    const job = await this.createJob(clients, buildJobManifest(spec, this.manifestOptions));
+    // the Secret first: the Job's pod may start at once and needs it to get its variables
+    const secretManifest = buildSecretManifest(spec, this.manifestOptions);
+    const secret = secretManifest && (await this.createSecret(clients, secretManifest));
+    let job: V1Job;
+    try {
+      job = await this.createJob(clients, buildJobManifest(spec, this.manifestOptions));
+    } catch (e) {
+      if (secret) await this.deleteSecret(clients.core, secret).catch(() => undefined);
+      throw e;
+    }
     const state = new AttemptState();
     state.job = job;
     const onAbort = () => state.changed();
@@ -314,6 +410,7 @@ export class KubernetesRuntime implements ContainerRuntime {
     };
 
     try {
+      if (secret) await this.ownSecret(clients, secret, job);
       const uid = job.metadata?.uid ?? '';
       const unavailableMs = this.options.apiUnavailableMs ?? 30_000;
       const onUnavailable = (e: unknown) => {
@@ -357,7 +454,7 @@ export class KubernetesRuntime implements ContainerRuntime {
 
       for (;;) {
         if (io.signal.aborted) {
-          await this.deleteJob(clients.batch, name);
+          await this.removeAttempt(clients, name, secret);
           stopAll();
           return this.outcome(state, containerId, createdAt, {
             cancelled: true,
@@ -428,9 +525,10 @@ export class KubernetesRuntime implements ContainerRuntime {
       stopAll();
       let cleanupError: string | undefined;
       try {
-        await this.deleteJob(clients.batch, name);
+        await this.removeAttempt(clients, name, secret);
       } catch (e) {
-        // the outcome is known; a left-over Job is removed by the next removeOrphans
+        // the outcome is known; a left-over Job or Secret is removed by the next removeOrphans (a Secret
+        // owned by a deleted Job also by the garbage collector)
         cleanupError = e instanceof Error ? e.message : String(e);
       }
       return this.outcome(state, containerId, createdAt, {
@@ -441,7 +539,7 @@ export class KubernetesRuntime implements ContainerRuntime {
       });
     } catch (e) {
       stopAll();
-      await this.deleteJob(clients.batch, name).catch(() => undefined);
+      await this.removeAttempt(clients, name, secret).catch(() => undefined);
       throw e;
     }
   }

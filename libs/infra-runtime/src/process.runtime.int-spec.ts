@@ -23,6 +23,7 @@ function spec(command: string[], overrides: Partial<RunSpec> = {}): RunSpec {
     image: 'ignored/by-the-process-runtime:1',
     command,
     env: {},
+    secretEnv: {},
     memoryLimitMb: 256,
     cpu: 1,
     pidsLimit: 64,
@@ -207,19 +208,23 @@ describe('ProcessRuntime (real processes, real cgroups)', () => {
     expect(r.started).toEqual([]);
   });
 
-  it("gives the job only its spec's environment plus PATH, never the worker's", async () => {
+  it("gives the job only its spec's environment (plain and secret) plus PATH, never the worker's", async () => {
     process.env['AGENTFLEET_TEST_WORKER_SECRET'] = 'must-not-leak';
     try {
       const r = record();
       const outcome = await runtime.run(
-        spec([NODE, '-e', 'console.log(JSON.stringify(process.env))'], { env: { JOB_VAR: 'from-spec' } }),
+        spec([NODE, '-e', 'console.log(JSON.stringify(process.env))'], {
+          env: { JOB_VAR: 'from-spec' },
+          secretEnv: { JOB_SECRET: 'from-secret-env' },
+        }),
         r.io,
       );
 
       expect(outcome.exitCode).toBe(0);
       const env = JSON.parse(r.stdout[0]!) as Record<string, string>;
-      expect(Object.keys(env).sort()).toEqual(['JOB_VAR', 'PATH']);
+      expect(Object.keys(env).sort()).toEqual(['JOB_SECRET', 'JOB_VAR', 'PATH']);
       expect(env['JOB_VAR']).toBe('from-spec');
+      expect(env['JOB_SECRET']).toBe('from-secret-env');
       expect(r.stdout.join('\n')).not.toContain('must-not-leak');
     } finally {
       delete process.env['AGENTFLEET_TEST_WORKER_SECRET'];

@@ -8,6 +8,7 @@ const spec = (command: string[]): RunSpec => ({
   image: 'agentfleet/agent-runtime:dev',
   command,
   env: {},
+  secretEnv: {},
   memoryLimitMb: 64,
   cpu: 0.5,
   pidsLimit: 64,

@@ -65,10 +65,10 @@ interface Attempt {
 /**
  * ContainerRuntime as local child processes, for laptops without a container engine and for the no-op
  * benchmark. Each attempt: argv without a shell, a fresh temp working directory (removed afterwards), an
- * environment of spec.env plus PATH only (the worker's own may hold credentials), a memory cap (cgroup
- * when writable, else an address-space rlimit, see MemoryCaps), a deadline and cancellation (SIGTERM,
- * then SIGKILL after a grace), and the whole process tree killed when the main process ends, as a
- * container engine does. `image` is only recorded in the evidence. Not enforced: cpu, pidsLimit, network
+ * environment of spec.env, spec.secretEnv and PATH only (the worker's own may hold credentials), a memory
+ * cap (cgroup when writable, else an address-space rlimit, see MemoryCaps), a deadline and cancellation
+ * (SIGTERM, then SIGKILL after a grace), and the whole process tree killed when the main process ends, as
+ * a container engine does. `image` is only recorded in the evidence. Not enforced: cpu, pidsLimit, network
  * and filesystem isolation; use the Docker or Kubernetes runtime where those matter.
  *
  * The cgroup race (a child allocating before its pid is in the cgroup) is closed by a gate: the spawned
@@ -149,7 +149,7 @@ export class ProcessRuntime implements ContainerRuntime {
       const caps = await this.caps();
       workDir = await mkdtemp(join(this.options.workDirParent, `agentfleet-${groupName}-`));
       if (fenced) return notStarted(spec, startedAt, { fenced: true });
-      cap = await caps.forAttempt(groupName, spec.memoryLimitMb, spec.command, 'PWD' in spec.env);
+      cap = await caps.forAttempt(groupName, spec.memoryLimitMb, spec.command, 'PWD' in jobEnv(spec));
       return await this.supervise(spec, io, cap, workDir, requestedAt, startedAt, {
         isFenced: () => fenced,
         onStopper: (fn) => (stopNow = fn),
@@ -174,7 +174,7 @@ export class ProcessRuntime implements ContainerRuntime {
     const [file, ...args] = cap.argv as [string, ...string[]];
     const child = spawn(file, args, {
       cwd: workDir,
-      env: { ...spec.env, PATH: spec.env['PATH'] ?? this.options.path },
+      env: { PATH: this.options.path, ...jobEnv(spec) },
       stdio: cap.gated ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
       // its own process group: timeout, cancel and the end of the job signal the whole tree
       detached: true,
@@ -363,6 +363,14 @@ export const NOOP_COMMAND = 'agentfleet:noop';
 
 function isNoop(command: readonly string[]): boolean {
   return command.length === 1 && command[0] === NOOP_COMMAND;
+}
+
+/**
+ * The child's variables. Secret values join the plain ones: a child process has no other way to get
+ * them, and nothing of a process attempt's environment is stored anywhere.
+ */
+function jobEnv(spec: RunSpec): Record<string, string> {
+  return { ...spec.env, ...spec.secretEnv };
 }
 
 function noop(spec: RunSpec, io: RunIO, requestedAt: number, startedAt: Date): RunOutcome {

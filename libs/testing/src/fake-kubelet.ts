@@ -5,7 +5,14 @@ import type { ServerResponse } from 'node:http';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { CoreV1Api, KubeConfig, V1Container, V1Pod, setHeaderOptions } from '@kubernetes/client-node';
+import type {
+  CoreV1Api,
+  KubeConfig,
+  V1Container,
+  V1Pod,
+  V1Secret,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { KubernetesResourceWatcher, loadKubernetesClient } from '@agentfleet/infra-runtime';
 
 export interface FakeKubeletOptions {
@@ -96,10 +103,12 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
 /**
  * Plays a node for a real control plane that has no kubelet (see shared/k8s/README.md): registers a
  * Ready, untainted Node; runs each pod bound to it as a local process (the image is ignored, the
- * command runs with the host's tools) inside a cgroup v1 memory cgroup holding the pod's memory limit,
- * so an allocation past it is killed by the kernel; reports pod status as a kubelet does (Running, then
- * Succeeded/Failed with Completed/Error/OOMKilled); kills the process when the pod is deleted; and serves
- * the kubelet's log endpoint over HTTPS so the API server's log proxy (and client code using it) works.
+ * command runs with the host's tools; env `secretKeyRef`s are read from their Secrets) inside a cgroup
+ * v1 memory cgroup holding the pod's memory limit, so an allocation past it is killed by the kernel; a
+ * missing Secret or key leaves the container waiting (CreateContainerConfigError); reports pod status
+ * as a kubelet does (Running, then Succeeded/Failed with Completed/Error/OOMKilled); kills the process
+ * when the pod is deleted; and serves the kubelet's log endpoint over HTTPS so the API server's log
+ * proxy (and client code using it) works.
  * Needs root and a writable cgroup v1 memory hierarchy.
  */
 export class FakeKubelet {
@@ -360,14 +369,37 @@ export class FakeKubelet {
       ],
     });
 
+    const env = await this.containerEnv(namespace, container).catch((e: unknown) => {
+      // an API failure too leaves the container waiting, as a kubelet's does (p.exited must still settle)
+      this.errors.push(`env of ${name}: ${String(e)}`);
+      return `reading the container's environment failed: ${String(e)}`;
+    });
+    if (typeof env === 'string') {
+      // as a kubelet: the container is never created and waits with the reason; this one does not retry
+      p.hasExited = true;
+      markExited();
+      await this.patchStatus(p, {
+        phase: 'Pending',
+        hostIP: '127.0.0.1',
+        conditions: this.conditions('False'),
+        containerStatuses: [
+          {
+            ...this.containerStatusBase(p, container),
+            ready: false,
+            started: false,
+            state: { waiting: { reason: 'CreateContainerConfigError', message: env } },
+          },
+        ],
+      });
+      return;
+    }
+
     await mkdir(p.cgroupDir, { recursive: true });
     const limit = container.resources?.limits?.['memory'];
     if (limit)
       await writeFile(join(p.cgroupDir, 'memory.limit_in_bytes'), String(memoryQuantityBytes(limit)));
 
     const argv = [...(container.command ?? []), ...(container.args ?? [])];
-    const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
-    for (const e of container.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
     const ctx = { ...pod.spec?.securityContext, ...container.securityContext };
     const asRoot = process.getuid?.() === 0;
     // the gate holds the command until its pid is in the cgroup: nothing is allocated outside the limit
@@ -445,6 +477,50 @@ export class FakeKubelet {
     // deleted while starting: the closed gate makes the shell exit without running the command
     child.stdin?.end(p.deleting ? '' : '\n');
     await running;
+  }
+
+  /**
+   * The container's variables as a kubelet makes them: values as written, `secretKeyRef`s read from the
+   * Secret through the API server. A missing Secret or key (not marked optional) is the kubelet's
+   * CreateContainerConfigError, returned as its message.
+   */
+  private async containerEnv(
+    namespace: string,
+    container: V1Container,
+  ): Promise<Record<string, string> | string> {
+    const env: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/bin:/bin' };
+    const secrets = new Map<string, V1Secret | undefined>();
+    for (const e of container.env ?? []) {
+      if (e.value !== undefined) {
+        env[e.name] = e.value;
+        continue;
+      }
+      const ref = e.valueFrom?.secretKeyRef;
+      if (!ref) {
+        if (e.valueFrom) this.errors.push(`env ${e.name}: only secretKeyRef is supported in valueFrom`);
+        continue;
+      }
+      const name = ref.name ?? '';
+      if (!secrets.has(name)) {
+        secrets.set(
+          name,
+          await this.core.readNamespacedSecret({ name, namespace }).catch((err: unknown) => {
+            if ((err as { code?: number }).code === 404) return undefined;
+            throw err;
+          }),
+        );
+      }
+      const secret = secrets.get(name);
+      const encoded = secret?.data?.[ref.key];
+      if (encoded === undefined) {
+        if (ref.optional) continue;
+        return secret
+          ? `couldn't find key ${ref.key} in Secret ${namespace}/${name}`
+          : `secret "${name}" not found`;
+      }
+      env[e.name] = Buffer.from(encoded, 'base64').toString('utf8');
+    }
+    return env;
   }
 
   private append(p: PodProcess, text: string, newline: boolean): void {

@@ -1,7 +1,12 @@
-import { type ExecutionRunPayload, type WorkerRegisterResponse, handlerRegistry } from '@agentfleet/contracts';
+import {
+  type ExecutionRunPayload,
+  type WorkerRegisterResponse,
+  handlerRegistry,
+} from '@agentfleet/contracts';
 import {
   type CircuitBreakers,
   type ContainerRuntime,
+  type EngineEnv,
   HAND_BACK,
   RunExecutionJobUseCase,
   type RunSummary,
@@ -23,7 +28,7 @@ export interface ExecutionWorkloadDeps {
   queue: Omit<QueueConnection, 'prefix'>;
   breakers: CircuitBreakers;
   makeRuntime: (target: Target) => ContainerRuntime;
-  engineEnv: (engineId: string, jobId: string) => Promise<Record<string, string>>;
+  engineEnv: (engineId: string, jobId: string) => Promise<EngineEnv>;
   secretEnv: (jobId: string, attempt: number) => Promise<Record<string, string>>;
   hostname: string;
   logger: Logger;
