@@ -310,17 +310,11 @@ export class KubernetesRuntime implements ContainerRuntime {
    */
   private async createSecret(clients: Clients, manifest: V1Secret): Promise<V1Secret> {
     const { core } = clients;
-    const namespace = this.options.namespace;
     const name = manifest.metadata?.name ?? '';
-    for (let tries = 0; ; tries++) {
-      try {
-        return await core.createNamespacedSecret({ namespace, body: manifest });
-      } catch (e) {
-        if (statusCode(e) !== 409 || tries >= 40) throw e;
-        await this.deleteSecret(core, { metadata: { name } });
-        await delay(250);
-      }
-    }
+    return createReplacing(
+      () => core.createNamespacedSecret({ namespace: this.options.namespace, body: manifest }),
+      () => this.deleteSecret(core, { metadata: { name } }),
+    );
   }
 
   /** Makes the Job the Secret's owner: deleting the Job (by anyone) lets the garbage collector remove it. */
@@ -366,17 +360,11 @@ export class KubernetesRuntime implements ContainerRuntime {
   /** Creates the Job; a Job of the same name is this very attempt run before (a redelivered queue job), so it is replaced. */
   private async createJob(clients: Clients, manifest: V1Job): Promise<V1Job> {
     const { batch } = clients;
-    const namespace = this.options.namespace;
     const name = manifest.metadata?.name ?? '';
-    for (let tries = 0; ; tries++) {
-      try {
-        return await batch.createNamespacedJob({ namespace, body: manifest });
-      } catch (e) {
-        if (statusCode(e) !== 409 || tries >= 40) throw e;
-        await this.deleteJob(batch, name);
-        await delay(250);
-      }
-    }
+    return createReplacing(
+      () => batch.createNamespacedJob({ namespace: this.options.namespace, body: manifest }),
+      () => this.deleteJob(batch, name),
+    );
   }
 
   async run(spec: RunSpec, io: RunIO): Promise<RunOutcome> {
@@ -619,5 +607,21 @@ export class KubernetesRuntime implements ContainerRuntime {
       startedAt: state.runningAt ?? createdAt,
       finishedAt,
     };
+  }
+}
+
+/**
+ * Creates an object; one of the same name (409) is left from an earlier run of the same attempt, so it
+ * is deleted and the create tried again (its deletion may take a moment to finish).
+ */
+async function createReplacing<T>(create: () => Promise<T>, remove: () => Promise<unknown>): Promise<T> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await create();
+    } catch (e) {
+      if (statusCode(e) !== 409 || tries >= 40) throw e;
+      await remove();
+      await delay(250);
+    }
   }
 }

@@ -355,19 +355,7 @@ export class FakeKubelet {
     };
     this.pods.set(uid, p);
     // what a kubelet reports while it pulls the image and creates the container
-    await this.patchStatus(p, {
-      phase: 'Pending',
-      hostIP: '127.0.0.1',
-      conditions: this.conditions('False'),
-      containerStatuses: [
-        {
-          ...this.containerStatusBase(p, container),
-          ready: false,
-          started: false,
-          state: { waiting: { reason: 'ContainerCreating' } },
-        },
-      ],
-    });
+    await this.patchStatus(p, this.waitingStatus(p, container, { reason: 'ContainerCreating' }));
 
     const env = await this.containerEnv(namespace, container).catch((e: unknown) => {
       // an API failure too leaves the container waiting, as a kubelet's does (p.exited must still settle)
@@ -378,19 +366,10 @@ export class FakeKubelet {
       // as a kubelet: the container is never created and waits with the reason; this one does not retry
       p.hasExited = true;
       markExited();
-      await this.patchStatus(p, {
-        phase: 'Pending',
-        hostIP: '127.0.0.1',
-        conditions: this.conditions('False'),
-        containerStatuses: [
-          {
-            ...this.containerStatusBase(p, container),
-            ready: false,
-            started: false,
-            state: { waiting: { reason: 'CreateContainerConfigError', message: env } },
-          },
-        ],
-      });
+      await this.patchStatus(
+        p,
+        this.waitingStatus(p, container, { reason: 'CreateContainerConfigError', message: env }),
+      );
       return;
     }
 
@@ -536,6 +515,27 @@ export class FakeKubelet {
       status: type === 'Ready' || type === 'ContainersReady' ? ready : 'True',
       lastTransitionTime: now,
     }));
+  }
+
+  /** A pod whose one container has not started: waiting for the given reason, as a kubelet reports it. */
+  private waitingStatus(
+    p: PodProcess,
+    container: V1Container,
+    waiting: { reason: string; message?: string },
+  ) {
+    return {
+      phase: 'Pending',
+      hostIP: '127.0.0.1',
+      conditions: this.conditions('False'),
+      containerStatuses: [
+        {
+          ...this.containerStatusBase(p, container),
+          ready: false,
+          started: false,
+          state: { waiting },
+        },
+      ],
+    };
   }
 
   private containerStatusBase(p: PodProcess, container: V1Container) {
