@@ -242,7 +242,7 @@ export const updateTargetSchema = z
       )
       .optional()
       .describe(
-        "Circuit-breaker options. A worker builds a target's breaker the first time it uses the target and keeps it until it restarts: workers started after the change use the new options",
+        "Circuit-breaker options. Every job carries its target's current options; a running worker takes changed options with its next job on the target (the breaker keeps its open/half-open/closed state, its rolling counts start afresh), and jobs queued before the change do not bring the old ones back",
       ),
     is_active: z
       .boolean()

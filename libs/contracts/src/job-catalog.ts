@@ -26,6 +26,12 @@ export const executionRunPayloadSchema = z.object({
           volume_threshold: z.number(),
           reset_timeout_ms: z.number(),
           rolling_window_ms: z.number(),
+          /**
+           * When the target's options last changed (ms since the epoch): a worker's breaker takes the
+           * options of a newer revision only, so jobs queued before a change do not bring the old ones
+           * back. Absent in payloads of older control planes.
+           */
+          revision: z.number().int().optional(),
         }),
       }),
     )

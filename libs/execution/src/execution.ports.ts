@@ -96,6 +96,8 @@ export interface TargetRecord {
   breakerOptions: BreakerOptions;
   isActive: boolean;
   createdAt: Date;
+  /** When the row last changed: the revision of its breaker options in job payloads. */
+  updatedAt: Date;
 }
 
 export interface EngineRecord {
@@ -289,7 +291,7 @@ export interface ExecutionJobRepository {
 
 /** Port: execution targets of an organization. */
 export interface TargetRepository {
-  create(t: Omit<TargetRecord, 'id' | 'createdAt' | 'isActive'>): Promise<TargetRecord>;
+  create(t: Omit<TargetRecord, 'id' | 'createdAt' | 'updatedAt' | 'isActive'>): Promise<TargetRecord>;
   findById(organizationId: string, id: string): Promise<TargetRecord | undefined>;
   /** Any organization: a worker resolving the target named in a payload. */
   findByIdUnscoped(id: string): Promise<TargetRecord | undefined>;

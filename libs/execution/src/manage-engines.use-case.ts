@@ -40,11 +40,15 @@ export class ManageEnginesUseCase {
 
   async create(principal: Principal, input: CreateEngineInput, ip: string | null) {
     if (input.api_key && !this.secrets.ready) {
-      throw new UnavailableError('secrets cannot be stored: the control plane has no AGENTFLEET_SECRET_KEYS', 'api_key');
+      throw new UnavailableError(
+        'secrets cannot be stored: the control plane has no AGENTFLEET_SECRET_KEYS',
+        'api_key',
+      );
     }
     return this.uow.run(async (repos) => {
       const existing = await repos.engines.list(principal.organizationId, { limit: 1000, offset: 0 });
-      if (existing.items.some((e) => e.name === input.name)) throw new ConflictError(`engine ${input.name} already exists`, 'name');
+      if (existing.items.some((e) => e.name === input.name))
+        throw new ConflictError(`engine ${input.name} already exists`, 'name');
       const e = await repos.engines.create({
         organizationId: principal.organizationId,
         name: input.name,
@@ -88,7 +92,12 @@ export class ManageEnginesUseCase {
     return this.uow.run(async (repos) => {
       const e = await repos.engines.deactivate(principal.organizationId, id);
       if (!e) throw new NotFoundError('execution engine', id);
-      await repos.audit.record({ actor: actorOf(principal, ip), action: 'execution_engine.deactivated', resourceType: 'execution_engine', resourceId: id });
+      await repos.audit.record({
+        actor: actorOf(principal, ip),
+        action: 'execution_engine.deactivated',
+        resourceType: 'execution_engine',
+        resourceId: id,
+      });
       return engineView(e);
     });
   }
@@ -101,7 +110,13 @@ export class ManageEnginesUseCase {
     return this.uow.run(async (repos) => {
       const job = await repos.jobs.findById(worker.organizationId, jobId);
       const e = await repos.engines.findById(worker.organizationId, engineId);
-      if (!job || job.engineId !== engineId || !e || !e.isActive || !['queued', 'running'].includes(job.status)) {
+      if (
+        !job ||
+        job.engineId !== engineId ||
+        !e ||
+        !e.isActive ||
+        !['queued', 'running'].includes(job.status)
+      ) {
         throw new NotFoundError('execution engine', engineId);
       }
       const c = e.handlerConfig;

@@ -42,6 +42,7 @@ const stored = (): TargetRecord => ({
   },
   isActive: true,
   createdAt: new Date('2026-01-01T00:00:00Z'),
+  updatedAt: new Date('2026-01-01T00:00:00Z'),
 });
 
 /** One target in memory; a transaction's writes are kept only when its work does not throw. */

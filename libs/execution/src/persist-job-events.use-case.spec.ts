@@ -152,7 +152,16 @@ function setup(jobs: ExecutionJobRecord[]) {
         return target;
       },
       async activeForPool() {
-        return [{ ...target, name: 't', type: 'process', connectionConfig: {}, breakerOptions: {} }];
+        return [
+          {
+            ...target,
+            name: 't',
+            type: 'process',
+            connectionConfig: {},
+            breakerOptions: {},
+            updatedAt: new Date(),
+          },
+        ];
       },
     },
     events: {

@@ -37,6 +37,7 @@ const target = {
   },
   isActive: true,
   createdAt: new Date(),
+  updatedAt: new Date('2026-01-02T00:00:00Z'),
 } as TargetRecord;
 
 const input = (over: Record<string, unknown> = {}): CreateJobInput =>
@@ -129,6 +130,14 @@ describe('SubmitJobUseCase', () => {
     expect(s.counts).toMatchObject({ transactions: 1, inserts: 1 });
     expect(s.enqueued).toEqual([r.job.id]);
     expect(s.audits).toEqual([r.job.id]);
+  });
+
+  it("queues the target's breaker options with their revision (when the target last changed)", async () => {
+    const s = setup();
+    await s.uc.execute(principal, input(), null);
+    expect(s.payloads[0]).toMatchObject({
+      targets: [{ breaker: { volume_threshold: 3, revision: Date.parse('2026-01-02T00:00:00Z') } }],
+    });
   });
 
   it('writes concurrent submissions together: a few transactions for many jobs, one pool read and one enqueue per batch', async () => {

@@ -57,7 +57,7 @@ export function runPayload(
       name: t.name,
       type: t.type,
       connection: t.connectionConfig,
-      breaker: t.breakerOptions,
+      breaker: { ...t.breakerOptions, revision: t.updatedAt.getTime() },
     })),
     spec: {
       image: job.image,

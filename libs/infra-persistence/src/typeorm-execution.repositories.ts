@@ -374,7 +374,7 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
 
 class TypeormTargetRepository implements TargetRepository {
   constructor(private readonly em: EntityManager) {}
-  async create(t: Omit<TargetRecord, 'id' | 'createdAt' | 'isActive'>) {
+  async create(t: Omit<TargetRecord, 'id' | 'createdAt' | 'updatedAt' | 'isActive'>) {
     const saved = await this.em.save(ExecutionTargetEntity, this.em.create(ExecutionTargetEntity, t));
     return plain<TargetRecord>(saved);
   }
