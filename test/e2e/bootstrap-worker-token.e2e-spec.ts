@@ -46,7 +46,7 @@ interface TokenView {
 describe('bootstrap worker token: the control plane provisions the chart token at start (real processes)', () => {
   let db: TestDatabase;
   let redis: TestRedis;
-  let cp: RunningProcess & { url: string };
+  let cp: ControlPlaneProcess;
   let adminKey: string;
   const workers: RunningProcess[] = [];
 
@@ -71,26 +71,9 @@ describe('bootstrap worker token: the control plane provisions the chart token a
   });
 
   /** A restart: a new process on the same database (prints no admin key: the database is not empty). */
-  async function restart(env: Record<string, string>): Promise<RunningProcess & { url: string }> {
+  async function restart(env: Record<string, string>): Promise<ControlPlaneProcess> {
     await stop();
-    const port = await freePort();
-    const p = spawnNode(CONTROL_PLANE_ENTRY, {
-      AGENTFLEET_PORT: String(port),
-      AGENTFLEET_HOST: '127.0.0.1',
-      AGENTFLEET_LOG_LEVEL: 'info',
-      ...baseEnv(),
-      ...env,
-    });
-    const url = `http://127.0.0.1:${port}`;
-    await waitFor(async () => (await fetch(`${url}/readyz`)).ok, {
-      timeoutMs: 60_000,
-      intervalMs: 200,
-      what: 'the control plane to be ready',
-    }).catch((e: Error) => {
-      p.kill('SIGKILL');
-      throw new Error(`${e.message}\n${p.output().slice(-4000)}`);
-    });
-    cp = { ...p, url };
+    cp = await startControlPlaneProcess({ ...baseEnv(), ...env }, { adminKey });
     return cp;
   }
   async function stop() {
@@ -99,17 +82,8 @@ describe('bootstrap worker token: the control plane provisions the chart token a
     await cp.exited;
   }
 
-  async function call(method: string, path: string, bearer: string, body?: unknown) {
-    const res = await fetch(`${cp.url}${path}`, {
-      method,
-      headers: {
-        Authorization: `Bearer ${bearer}`,
-        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> & { message?: string } };
-  }
+  const call = (method: 'GET' | 'POST' | 'DELETE', path: string, bearer: string, body?: unknown) =>
+    cp.api<Record<string, unknown> & { message?: string }>(method, path, body, bearer);
   const register = (token: string, instance: string) =>
     call('POST', '/api/v1/workers/register', token, registration(instance));
   async function tokens(): Promise<TokenView[]> {

@@ -37,29 +37,10 @@ describe('job env values from organization secrets', () => {
   let worker: RunningProcess;
   let workerToken: string;
 
-  /** One API call; never throws on an HTTP status. */
-  const call = async <T = Record<string, unknown>>(
-    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
-    path: string,
-    body?: unknown,
-    key = cp.adminKey,
-  ): Promise<{ status: number; body: T; text: string }> => {
-    const res = await fetch(`${cp.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, text };
-  };
   const until = (id: string, statuses = ['completed', 'failed', 'oom', 'timed_out', 'cancelled']) =>
     waitFor(
       async () => {
-        const j = (await call<Job>('GET', `/api/v1/jobs/${id}`)).body;
+        const j = (await cp.api<Job>('GET', `/api/v1/jobs/${id}`)).body;
         return statuses.includes(j.status) ? j : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 200, what: `job ${id} to end` },
@@ -125,10 +106,15 @@ describe('job env values from organization secrets', () => {
     });
     for (const pool of ['default', 'later'])
       expect(
-        (await call('POST', '/api/v1/execution-targets', { name: pool, type: 'process', worker_pool: pool }))
-          .status,
+        (
+          await cp.api('POST', '/api/v1/execution-targets', {
+            name: pool,
+            type: 'process',
+            worker_pool: pool,
+          })
+        ).status,
       ).toBe(201);
-    const t = await call<{ token: string }>('POST', '/api/v1/worker-tokens', {
+    const t = await cp.api<{ token: string }>('POST', '/api/v1/worker-tokens', {
       name: 'secrets-worker',
       capabilities: ['execute'],
     });
@@ -149,12 +135,12 @@ describe('job env values from organization secrets', () => {
   });
 
   it('a job sees the value of the secret its env references; the value is in no API response, job row, queue payload, audit entry or log', async () => {
-    const created = await call('PUT', '/api/v1/secrets/OPENAI_KEY', {
+    const created = await cp.api('PUT', '/api/v1/secrets/OPENAI_KEY', {
       value: OLD_VALUE,
       description: 'prod',
     });
     expect(created.status).toBe(201);
-    const replaced = await call('PUT', '/api/v1/secrets/OPENAI_KEY', { value: VALUE });
+    const replaced = await cp.api('PUT', '/api/v1/secrets/OPENAI_KEY', { value: VALUE });
     expect(replaced.status).toBe(200);
     expect(replaced.body).toMatchObject({ name: 'OPENAI_KEY', description: 'prod' });
 
@@ -165,7 +151,7 @@ describe('job env values from organization secrets', () => {
       "console.log('digest ' + sha);",
       "console.log(JSON.stringify({ v: 1, type: 'result', output: { sha, length: v.length, mode: process.env.MODE } }));",
     ].join(' ');
-    const submitted = await call<Job>('POST', '/api/v1/jobs', {
+    const submitted = await cp.api<Job>('POST', '/api/v1/jobs', {
       command: ['node', '-e', script],
       env: { MODE: 'plain', API_KEY: { secret: 'OPENAI_KEY' } },
     });
@@ -179,7 +165,7 @@ describe('job env values from organization secrets', () => {
       status: 'completed',
       result: { sha: sha256(VALUE), length: VALUE.length, mode: 'plain' },
     });
-    const logs = await call<{ items: { message: string }[] }>('GET', `/api/v1/jobs/${done.id}/logs`);
+    const logs = await cp.api<{ items: { message: string }[] }>('GET', `/api/v1/jobs/${done.id}/logs`);
     expect(logs.body.items.map((l) => l.message)).toContain(`digest ${sha256(VALUE)}`);
 
     // the job row holds the reference; the queue payload its name, not its value
@@ -201,12 +187,12 @@ describe('job env values from organization secrets', () => {
     const responses = [
       created.text,
       replaced.text,
-      (await call('GET', '/api/v1/secrets')).text,
-      (await call('GET', '/api/v1/secrets/OPENAI_KEY')).text,
-      (await call('GET', `/api/v1/jobs/${done.id}`)).text,
-      (await call('GET', '/api/v1/jobs')).text,
-      (await call('GET', `/api/v1/jobs/${done.id}/logs`)).text,
-      (await call('GET', '/api/v1/admin/audit-log?limit=200')).text,
+      (await cp.api('GET', '/api/v1/secrets')).text,
+      (await cp.api('GET', '/api/v1/secrets/OPENAI_KEY')).text,
+      (await cp.api('GET', `/api/v1/jobs/${done.id}`)).text,
+      (await cp.api('GET', '/api/v1/jobs')).text,
+      (await cp.api('GET', `/api/v1/jobs/${done.id}/logs`)).text,
+      (await cp.api('GET', '/api/v1/admin/audit-log?limit=200')).text,
     ].join('\n');
     const stores = { database: await databaseDump(), redis: JSON.stringify(await redisDump()) };
     const logsOf = { controlPlane: cp.output(), worker: worker.output() };
@@ -228,7 +214,7 @@ describe('job env values from organization secrets', () => {
   it('refuses a job referencing a secret that does not exist with 400 naming env.<variable>; nothing stored or enqueued', async () => {
     const jobsBefore = await sql<{ n: string }>('SELECT count(*) AS n FROM execution_jobs');
     const payloadsBefore = (await queuedPayloads()).length;
-    const res = await call<{ errors: { field: string; message: string }[] }>('POST', '/api/v1/jobs', {
+    const res = await cp.api<{ errors: { field: string; message: string }[] }>('POST', '/api/v1/jobs', {
       command: ['node', '-e', '0'],
       env: { API_KEY: { secret: 'OPENAI_KEY' }, TOKEN: { secret: 'NO_SUCH_SECRET' } },
     });
@@ -236,7 +222,7 @@ describe('job env values from organization secrets', () => {
     expect(res.body.errors).toEqual([
       { field: 'env.TOKEN', message: 'env.TOKEN refers to secret NO_SUCH_SECRET, which does not exist' },
     ]);
-    const malformed = await call<{ errors: { field: string }[] }>('POST', '/api/v1/jobs', {
+    const malformed = await cp.api<{ errors: { field: string }[] }>('POST', '/api/v1/jobs', {
       command: ['node', '-e', '0'],
       env: { TOKEN: { secret: 'not a name' } },
     });
@@ -247,19 +233,22 @@ describe('job env values from organization secrets', () => {
   });
 
   it("treats another organization's secret as missing: not visible, not referenceable, not resolvable by its workers", async () => {
-    expect((await call('PUT', '/api/v1/secrets/ONLY_IN_A', { value: VALUE })).status).toBe(201);
-    const org = await call<{ admin_key: { key: string } }>('POST', '/api/v1/organizations', {
+    expect((await cp.api('PUT', '/api/v1/secrets/ONLY_IN_A', { value: VALUE })).status).toBe(201);
+    const org = await cp.api<{ admin_key: { key: string } }>('POST', '/api/v1/organizations', {
       name: `other-${randomBytes(3).toString('hex')}`,
     });
     expect(org.status).toBe(201);
     const b = org.body.admin_key.key;
-    expect((await call('GET', '/api/v1/secrets/ONLY_IN_A', undefined, b)).status).toBe(404);
-    expect((await call('DELETE', '/api/v1/secrets/ONLY_IN_A', undefined, b)).status).toBe(404);
-    expect((await call('GET', '/api/v1/secrets', undefined, b)).body).toMatchObject({ items: [], total: 0 });
-    expect((await call('POST', '/api/v1/execution-targets', { name: 'b', type: 'process' }, b)).status).toBe(
-      201,
-    );
-    const ref = await call<{ errors: { field: string }[] }>(
+    expect((await cp.api('GET', '/api/v1/secrets/ONLY_IN_A', undefined, b)).status).toBe(404);
+    expect((await cp.api('DELETE', '/api/v1/secrets/ONLY_IN_A', undefined, b)).status).toBe(404);
+    expect((await cp.api('GET', '/api/v1/secrets', undefined, b)).body).toMatchObject({
+      items: [],
+      total: 0,
+    });
+    expect(
+      (await cp.api('POST', '/api/v1/execution-targets', { name: 'b', type: 'process' }, b)).status,
+    ).toBe(201);
+    const ref = await cp.api<{ errors: { field: string }[] }>(
       'POST',
       '/api/v1/jobs',
       { command: ['node', '-e', '0'], env: { KEY: { secret: 'ONLY_IN_A' } } },
@@ -268,29 +257,29 @@ describe('job env values from organization secrets', () => {
     expect(ref.status).toBe(400);
     expect(ref.body.errors[0]!.field).toBe('env.KEY');
     // organization A's secret is untouched, and B may have its own of the same name
-    expect((await call('GET', '/api/v1/secrets/ONLY_IN_A')).status).toBe(200);
-    expect((await call('PUT', '/api/v1/secrets/ONLY_IN_A', { value: 'b-value' }, b)).status).toBe(201);
+    expect((await cp.api('GET', '/api/v1/secrets/ONLY_IN_A')).status).toBe(200);
+    expect((await cp.api('PUT', '/api/v1/secrets/ONLY_IN_A', { value: 'b-value' }, b)).status).toBe(201);
 
     // a worker token of B cannot read the secrets of A's jobs; A's own token only for a starting attempt
-    const job = await call<Job>('POST', '/api/v1/jobs', {
+    const job = await cp.api<Job>('POST', '/api/v1/jobs', {
       command: ['node', '-e', '0'],
       env: { KEY: { secret: 'ONLY_IN_A' } },
     });
     await until(job.body.id);
-    const tokenB = await call<{ token: string }>(
+    const tokenB = await cp.api<{ token: string }>(
       'POST',
       '/api/v1/worker-tokens',
       { name: 'b-worker', capabilities: ['execute'] },
       b,
     );
-    const asB = await call(
+    const asB = await cp.api(
       'GET',
       `/api/v1/workers/jobs/${job.body.id}/secret-env?attempt=1`,
       undefined,
       tokenB.body.token,
     );
     expect(asB.status).toBe(404);
-    const ended = await call(
+    const ended = await cp.api(
       'GET',
       `/api/v1/workers/jobs/${job.body.id}/secret-env?attempt=1`,
       undefined,
@@ -298,22 +287,24 @@ describe('job env values from organization secrets', () => {
     );
     expect(ended.status).toBe(409);
     expect(asB.text + ended.text).not.toContain(VALUE);
-    expect((await call('GET', `/api/v1/workers/jobs/${job.body.id}/secret-env?attempt=1`)).status).toBe(401);
+    expect((await cp.api('GET', `/api/v1/workers/jobs/${job.body.id}/secret-env?attempt=1`)).status).toBe(
+      401,
+    );
   });
 
   it('fails a job whose secret was deleted before it started, naming the variable', async () => {
-    expect((await call('PUT', '/api/v1/secrets/SHORT_LIVED', { value: VALUE })).status).toBe(201);
+    expect((await cp.api('PUT', '/api/v1/secrets/SHORT_LIVED', { value: VALUE })).status).toBe(201);
     // pool "later" has no worker yet: the job waits in its queue while the secret goes away
-    const job = await call<Job>('POST', '/api/v1/jobs', {
+    const job = await cp.api<Job>('POST', '/api/v1/jobs', {
       pool: 'later',
       command: ['node', '-e', 'console.log(process.env.DB_PASSWORD)'],
       env: { DB_PASSWORD: { secret: 'SHORT_LIVED' } },
     });
     expect(job.status).toBe(201);
-    const deleted = await call('DELETE', '/api/v1/secrets/SHORT_LIVED');
+    const deleted = await cp.api('DELETE', '/api/v1/secrets/SHORT_LIVED');
     expect(deleted.status).toBe(200);
     expect(deleted.body).toMatchObject({ name: 'SHORT_LIVED' });
-    const t = await call<{ token: string }>('POST', '/api/v1/worker-tokens', {
+    const t = await cp.api<{ token: string }>('POST', '/api/v1/worker-tokens', {
       name: 'later-worker',
       capabilities: ['execute'],
       pools: ['later'],
@@ -329,7 +320,7 @@ describe('job env values from organization secrets', () => {
         'secret env unavailable: env.DB_PASSWORD refers to secret SHORT_LIVED, which no longer exists',
       );
       // it never ran: no output of it
-      const logs = await call<{ items: unknown[] }>('GET', `/api/v1/jobs/${job.body.id}/logs`);
+      const logs = await cp.api<{ items: unknown[] }>('GET', `/api/v1/jobs/${job.body.id}/logs`);
       expect(logs.body.items).toEqual([]);
     } finally {
       later.kill('SIGTERM');
@@ -338,7 +329,10 @@ describe('job env values from organization secrets', () => {
   });
 
   it('the secrets API returns metadata only, never a value, and follows the scopes', async () => {
-    const put = await call('PUT', '/api/v1/secrets/API_TOKEN', { value: VALUE, description: 'for the CI' });
+    const put = await cp.api<Record<string, unknown>>('PUT', '/api/v1/secrets/API_TOKEN', {
+      value: VALUE,
+      description: 'for the CI',
+    });
     expect(put.status).toBe(201);
     expect(Object.keys(put.body).sort()).toEqual(
       [
@@ -351,21 +345,23 @@ describe('job env values from organization secrets', () => {
         'updated_by',
       ].sort(),
     );
-    const editor = await call<{ key: string }>('POST', '/api/v1/api-keys', { name: 'ed', role: 'editor' });
-    const viewer = await call<{ key: string }>('POST', '/api/v1/api-keys', { name: 'vw', role: 'viewer' });
-    const jobsOnly = await call<{ key: string }>('POST', '/api/v1/api-keys', {
+    const editor = await cp.api<{ key: string }>('POST', '/api/v1/api-keys', { name: 'ed', role: 'editor' });
+    const viewer = await cp.api<{ key: string }>('POST', '/api/v1/api-keys', { name: 'vw', role: 'viewer' });
+    const jobsOnly = await cp.api<{ key: string }>('POST', '/api/v1/api-keys', {
       name: 'jobs-only',
       role: 'editor',
       scopes: ['jobs:write'],
     });
-    const asEditor = await call('GET', '/api/v1/secrets/API_TOKEN', undefined, editor.body.key);
+    const asEditor = await cp.api('GET', '/api/v1/secrets/API_TOKEN', undefined, editor.body.key);
     expect(asEditor.status).toBe(200);
-    expect((await call('PUT', '/api/v1/secrets/API_TOKEN', { value: 'x' }, editor.body.key)).status).toBe(
+    expect((await cp.api('PUT', '/api/v1/secrets/API_TOKEN', { value: 'x' }, editor.body.key)).status).toBe(
       403,
     );
-    expect((await call('DELETE', '/api/v1/secrets/API_TOKEN', undefined, editor.body.key)).status).toBe(403);
-    expect((await call('GET', '/api/v1/secrets', undefined, viewer.body.key)).status).toBe(403);
-    const noScope = await call<{ errors: { field: string }[] }>(
+    expect((await cp.api('DELETE', '/api/v1/secrets/API_TOKEN', undefined, editor.body.key)).status).toBe(
+      403,
+    );
+    expect((await cp.api('GET', '/api/v1/secrets', undefined, viewer.body.key)).status).toBe(403);
+    const noScope = await cp.api<{ errors: { field: string }[] }>(
       'POST',
       '/api/v1/jobs',
       { command: ['node', '-e', '0'], env: { T: { secret: 'API_TOKEN' } } },
@@ -373,10 +369,10 @@ describe('job env values from organization secrets', () => {
     );
     expect(noScope.status).toBe(403);
     expect(noScope.body.errors[0]!.field).toBe('env.T');
-    expect((await call('PUT', '/api/v1/secrets/bad-name', { value: 'x' })).status).toBe(400);
-    const del = await call('DELETE', '/api/v1/secrets/API_TOKEN');
+    expect((await cp.api('PUT', '/api/v1/secrets/bad-name', { value: 'x' })).status).toBe(400);
+    const del = await cp.api('DELETE', '/api/v1/secrets/API_TOKEN');
     expect(del.status).toBe(200);
-    expect((await call('GET', '/api/v1/secrets/API_TOKEN')).status).toBe(404);
+    expect((await cp.api('GET', '/api/v1/secrets/API_TOKEN')).status).toBe(404);
     for (const r of [put, asEditor, del]) expect(r.text).not.toContain(VALUE);
     const docs = (await fetch(`${cp.url}/docs/openapi.json`).then((r) => r.json())) as {
       paths: Record<

@@ -5,19 +5,27 @@ export interface ControlPlaneProcess extends RunningProcess {
   url: string;
   /** Instance-admin key the process printed when it bootstrapped its empty database. */
   adminKey: string;
-  /** One API call with the admin key; never throws on an HTTP status (a 5xx during an outage is data). */
+  /**
+   * One API call, with the admin key unless another is given; never throws on an HTTP status (a 5xx
+   * during an outage is data). `text` is the body as sent, `body` its JSON (or the text if not JSON).
+   */
   api<T = unknown>(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
     body?: unknown,
-  ): Promise<{ status: number; body: T }>;
+    key?: string,
+  ): Promise<{ status: number; body: T; text: string }>;
 }
 
 /**
  * The control plane as a real process (its own logs, its own connection pools), for tests that take a
- * server it depends on away. Bootstraps the database it is given and waits until it is ready.
+ * server it depends on away. Bootstraps the database it is given and waits until it is ready. On a
+ * database bootstrapped before (a restart), pass its admin key: no banner is printed then.
  */
-export async function startControlPlaneProcess(env: Record<string, string>): Promise<ControlPlaneProcess> {
+export async function startControlPlaneProcess(
+  env: Record<string, string>,
+  opts: { adminKey?: string } = {},
+): Promise<ControlPlaneProcess> {
   const port = await freePort();
   const p = spawnNode(CONTROL_PLANE_ENTRY, {
     AGENTFLEET_PORT: String(port),
@@ -36,7 +44,7 @@ export async function startControlPlaneProcess(env: Record<string, string>): Pro
     p.kill('SIGKILL');
     throw new Error(`${(e as Error).message}\n--- control plane output ---\n${p.output().slice(-4000)}`);
   }
-  const adminKey = /afk_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{43}/.exec(p.output())?.[0];
+  const adminKey = opts.adminKey ?? /afk_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{43}/.exec(p.output())?.[0];
   if (!adminKey) {
     p.kill('SIGKILL');
     throw new Error(
@@ -47,11 +55,16 @@ export async function startControlPlaneProcess(env: Record<string, string>): Pro
     ...p,
     url,
     adminKey,
-    async api<T>(method: 'GET' | 'POST', path: string, body?: unknown) {
+    async api<T>(
+      method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+      path: string,
+      body?: unknown,
+      key = adminKey,
+    ) {
       const res = await fetch(`${url}${path}`, {
         method,
         headers: {
-          Authorization: `Bearer ${adminKey}`,
+          Authorization: `Bearer ${key}`,
           ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -64,7 +77,7 @@ export async function startControlPlaneProcess(env: Record<string, string>): Pro
       } catch {
         // not JSON: kept as text
       }
-      return { status: res.status, body: parsed as T };
+      return { status: res.status, body: parsed as T, text };
     },
   };
 }
