@@ -129,6 +129,18 @@ export const createJobSchema = z
   });
 export type CreateJobInput = z.infer<typeof createJobSchema>;
 
+/** Most jobs one batch submission may carry. */
+export const JOB_BATCH_MAX = 100;
+
+/**
+ * Several jobs in one request, stored in one transaction: all of them or none (the first invalid one is
+ * named as `jobs.N.field`). Each idempotency key may appear once in a batch.
+ */
+export const createJobBatchSchema = z.strictObject({
+  jobs: z.array(createJobSchema).min(1).max(JOB_BATCH_MAX),
+});
+export type CreateJobBatchInput = z.infer<typeof createJobBatchSchema>;
+
 export const listJobsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),

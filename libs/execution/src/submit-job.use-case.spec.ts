@@ -208,6 +208,67 @@ describe('SubmitJobUseCase', () => {
     expect(fresh).toMatchObject({ created: true, enqueueError: 'Redis away' });
   });
 
+  describe('batch submission (all or none)', () => {
+    it('stores the jobs of one batch in one transaction and enqueues them in one call, in order', async () => {
+      const s = setup();
+      const r = await s.uc.executeMany(principal, [input(), input({ priority: 5 }), input()], null);
+      expect(r.map((x) => x.created)).toEqual([true, true, true]);
+      expect(r.map((x) => x.job.id)).toEqual(s.rows.map((row) => row.id));
+      expect(s.counts).toMatchObject({ transactions: 1, inserts: 1, enqueueCalls: 1 });
+      expect(s.enqueued).toEqual(r.map((x) => x.job.id));
+      expect(s.audits).toEqual(r.map((x) => x.job.id));
+    });
+
+    it('refuses the whole batch when one job is invalid, naming jobs.N.field; nothing stored, audited or enqueued', async () => {
+      const s = setup();
+      const err = await s.uc
+        .executeMany(principal, [input(), input(), input({ image: 'elsewhere/image' })], null)
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidInputError);
+      expect(err).toMatchObject({ field: 'jobs.2.image' });
+      expect((err as Error).message).toBe('jobs.2: image elsewhere/image is not allowed by target local');
+      expect([s.rows, s.audits, s.enqueued]).toEqual([[], [], []]);
+    });
+
+    it('keeps the kind of the refusal: a missing scope is still forbidden, at jobs.N.env.<variable>', async () => {
+      const s = setup();
+      const jobsOnly = { ...principal, scopes: ['jobs:write'] as Principal['scopes'] };
+      await expect(
+        s.uc.executeMany(jobsOnly, [input(), input({ env: { K: { secret: 'OPENAI_KEY' } } })], null),
+      ).rejects.toMatchObject({ constructor: ForbiddenError, field: 'jobs.1.env.K' });
+      expect(s.rows).toHaveLength(0);
+    });
+
+    it('refuses a batch that gives one idempotency key twice, naming the second', async () => {
+      const s = setup();
+      await expect(
+        s.uc.executeMany(
+          principal,
+          [input({ idempotency_key: 'a' }), input(), input({ idempotency_key: 'a' })],
+          null,
+        ),
+      ).rejects.toMatchObject({ constructor: InvalidInputError, field: 'jobs.2.idempotency_key' });
+      expect(s.counts.transactions).toBe(0);
+    });
+
+    it('returns the existing job for a key already used (created false, not enqueued again) beside new ones', async () => {
+      const s = setup();
+      const first = await s.uc.execute(principal, input({ idempotency_key: 'k' }), null);
+      const r = await s.uc.executeMany(principal, [input({ idempotency_key: 'k' }), input()], null);
+      expect(r.map((x) => x.created)).toEqual([false, true]);
+      expect(r[0]!.job.id).toBe(first.job.id);
+      expect(s.enqueued).toEqual([first.job.id, r[1]!.job.id]);
+    });
+
+    it('accepts a stored batch whose enqueue failed, saying so for each new job', async () => {
+      const s = setup();
+      s.failEnqueue();
+      const r = await s.uc.executeMany(principal, [input(), input()], null);
+      expect(r.map((x) => x.enqueueError)).toEqual(['Redis away', 'Redis away']);
+      expect(s.rows).toHaveLength(2);
+    });
+  });
+
   describe('env values that reference secrets', () => {
     const withRef = (env: Record<string, unknown>) => input({ env });
 

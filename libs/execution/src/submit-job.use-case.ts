@@ -30,6 +30,14 @@ function asError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
+/** The error of the i-th job of a batch submission: the same kind, its field prefixed with `jobs.i.`. */
+function atIndex(e: DomainError, i: number): DomainError {
+  const field = `jobs.${i}${e.field ? `.${e.field}` : ''}`;
+  if (e instanceof InvalidInputError) return new InvalidInputError(`jobs.${i}: ${e.message}`, field);
+  if (e instanceof ForbiddenError) return new ForbiddenError(`jobs.${i}: ${e.message}`, field);
+  return e;
+}
+
 /**
  * The payload of one attempt, built from the job row (the one source of truth) and the pool's active
  * targets: the job's own target first, the others as re-route candidates.
@@ -171,6 +179,31 @@ export class SubmitJobUseCase {
     return this.commits.submit({ principal, input, ip });
   }
 
+  /**
+   * Several jobs of one caller, all or none: they are validated and stored in one transaction, and the
+   * first one refused (or an idempotency key given twice) fails the whole request, named `jobs.N.field`,
+   * with nothing stored or enqueued. A key already used returns its existing job (`created: false`).
+   */
+  async executeMany(principal: Principal, inputs: CreateJobInput[], ip: string | null): Promise<Submitted[]> {
+    const seen = new Map<string, number>();
+    inputs.forEach((input, i) => {
+      const key = input.idempotency_key;
+      if (key === undefined) return;
+      const first = seen.get(key);
+      if (first !== undefined)
+        throw new InvalidInputError(
+          `jobs.${i}.idempotency_key: the same key as jobs.${first}`,
+          `jobs.${i}.idempotency_key`,
+        );
+      seen.set(key, i);
+    });
+    const accepted = await this.store(
+      inputs.map((input) => ({ principal, input, ip })),
+      { allOrNone: true },
+    );
+    return this.enqueueAccepted(accepted) as Promise<Submitted[]>;
+  }
+
   private async writeBatch(items: Submission[]): Promise<(Submitted | Error)[]> {
     let accepted: (Accepted | Error)[];
     try {
@@ -188,6 +221,10 @@ export class SubmitJobUseCase {
         ),
       );
     }
+    return this.enqueueAccepted(accepted);
+  }
+
+  private async enqueueAccepted(accepted: (Accepted | Error)[]): Promise<(Submitted | Error)[]> {
     // enqueued after the commit: a worker never sees a job the database does not have. Once committed
     // the job is accepted: if the enqueue fails (Redis away) or this process dies in between, the
     // dispatcher sweep enqueues it — failing the request would make the caller submit it twice.
@@ -210,16 +247,20 @@ export class SubmitJobUseCase {
     });
   }
 
-  /** One transaction for the batch; a submission refused by validation is an Error in its place. */
-  private store(items: Submission[]): Promise<(Accepted | Error)[]> {
+  /**
+   * One transaction for the batch; a submission refused by validation is an Error in its place, or,
+   * with `allOrNone`, rolls the transaction back and is thrown naming its index (`jobs.N.field`).
+   */
+  private store(items: Submission[], o: { allOrNone?: boolean } = {}): Promise<(Accepted | Error)[]> {
     return this.uow.run(async (repos) => {
       const reads = batchReads(repos);
       const prepared: (Prepared | Error)[] = [];
-      for (const it of items) {
+      for (const [i, it] of items.entries()) {
         try {
           prepared.push(await this.prepare(reads, it));
         } catch (e) {
           if (!(e instanceof DomainError)) throw e;
+          if (o.allOrNone) throw atIndex(e, i);
           prepared.push(e);
         }
       }

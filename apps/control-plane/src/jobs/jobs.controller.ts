@@ -12,9 +12,14 @@ import {
   Res,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { createJobSchema, listJobsQuerySchema } from '@agentfleet/contracts';
+import {
+  JOB_BATCH_MAX,
+  createJobBatchSchema,
+  createJobSchema,
+  listJobsQuerySchema,
+} from '@agentfleet/contracts';
 import type { Principal } from '@agentfleet/domain';
-import { ManageJobsUseCase, SubmitJobUseCase } from '@agentfleet/execution';
+import { ManageJobsUseCase, type Submitted, SubmitJobUseCase } from '@agentfleet/execution';
 import type { Request, Response } from 'express';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
@@ -25,6 +30,7 @@ import { METRICS_REGISTRY } from '../tokens';
 import { JobEventStreamService } from './job-event-stream.service';
 
 class CreateJobDto extends createZodDto(createJobSchema) {}
+class CreateJobBatchDto extends createZodDto(createJobBatchSchema) {}
 class ListJobsQueryDto extends createZodDto(listJobsQuerySchema) {}
 const streamIdSchema = z.string().regex(/^\d{1,20}-\d{1,20}$/, 'a stream id such as 1700000000000-0');
 class LogsQueryDto extends createZodDto(
@@ -61,6 +67,32 @@ export class JobsController {
     @Res({ passthrough: true }) res: Response,
   ) {
     const r = await this.submit.execute(p, body, ip);
+    this.accepted(p, r);
+    res.status(r.created ? 201 : 200);
+    return r.job;
+  }
+
+  @Post('batch')
+  @RequireScopes('jobs:write')
+  @ApiOperation({
+    summary: `Submit up to ${JOB_BATCH_MAX} execution jobs at once, all or none`,
+    description:
+      'The jobs are validated and stored in one transaction: if one is refused the request fails naming `jobs.N.field` and nothing is stored or enqueued. An idempotency key may appear once per batch; a key already used returns its existing job with `created: false`. 201 when at least one job was created, else 200; `items` are in the order of `jobs`.',
+  })
+  async createBatch(
+    @CurrentPrincipal() p: Principal,
+    @Body() body: CreateJobBatchDto,
+    @ClientIp() ip: string | null,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    const all = await this.submit.executeMany(p, body.jobs, ip);
+    for (const r of all) this.accepted(p, r);
+    res.status(all.some((r) => r.created) ? 201 : 200);
+    return { items: all.map((r) => ({ created: r.created, job: r.job })) };
+  }
+
+  /** What follows an accepted submission: the counter, and a warning when it waits for the sweep. */
+  private accepted(p: Principal, r: Submitted): void {
     if (r.enqueueError) {
       this.logger.warn({
         job_id: r.job.id,
@@ -69,8 +101,6 @@ export class JobsController {
       });
     }
     if (r.created) this.metrics.counter('jobsSubmitted').inc({ pool: r.job.pool });
-    res.status(r.created ? 201 : 200);
-    return r.job;
   }
 
   @Get()
