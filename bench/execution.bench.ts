@@ -61,6 +61,9 @@ const CONFIG = {
   throughputJobs: 10_000,
   /** Concurrent submitters (HTTP requests in flight / add() calls in flight), one keep-alive socket each. */
   submitters: 32,
+  /** a, batched: jobs per POST /api/v1/jobs/batch (and per raw Queue.addBulk), and requests in flight. */
+  batchSize: 50,
+  batchSubmitters: 4,
   /** AGENTFLEET_WORKER_SLOTS of our worker (and its token's max_concurrent_tasks); the raw Worker's concurrency. */
   workerSlots: 256,
   latencyRatePerS: 100,
@@ -284,8 +287,23 @@ class Submitter {
     return undefined;
   }
 
-  private refuse(why: string) {
-    this.refused++;
+  /** POSTs `size` no-op jobs in one batch; how many were created (a refused batch counts all as refused). */
+  async submitBatch(tag: string, size: number): Promise<number> {
+    const job = { command: [NOOP_COMMAND], memory_limit_mb: 64, metadata: { bench: tag } };
+    try {
+      const r = await this.stack.http.send('POST', '/api/v1/jobs/batch', this.stack.adminKey, {
+        jobs: Array.from({ length: size }, () => job),
+      });
+      if (r.status === 201) return (r.body as { items: unknown[] }).items.length;
+      this.refuse(`${r.status} ${JSON.stringify(r.body).slice(0, 300)}`, size);
+    } catch (e) {
+      this.refuse(e instanceof Error ? e.message : String(e), size);
+    }
+    return 0;
+  }
+
+  private refuse(why: string, jobs = 1) {
+    this.refused += jobs;
     this.firstRefusal ??= why;
   }
 }
@@ -296,7 +314,10 @@ interface Sample {
   queued: number;
 }
 
-async function oursThroughput(stack: Stack, redis: Redis, n: number, tag: string) {
+/** How a phase submits: one job per request, or batches of `batch` jobs per request (`inFlight` at a time). */
+type SubmitMode = { batch?: undefined } | { batch: number; inFlight: number };
+
+async function oursThroughput(stack: Stack, redis: Redis, n: number, tag: string, mode: SubmitMode = {}) {
   const sub = new Submitter(stack);
   const before = await completedCount(stack);
   const keys = new RedisKeys(stack.redis.prefix);
@@ -321,9 +342,15 @@ async function oursThroughput(stack: Stack, redis: Redis, n: number, tag: string
   const t0 = performance.now();
   let submittedAt: number | undefined;
   let to = from;
-  const submitting = inParallel(n, CONFIG.submitters, async () => {
-    await sub.submit(tag);
-  }).then(() => {
+  const submitting = (
+    mode.batch
+      ? inParallel(Math.ceil(n / mode.batch), mode.inFlight, async (i) => {
+          await sub.submitBatch(tag, Math.min(mode.batch, n - i * mode.batch));
+        })
+      : inParallel(n, CONFIG.submitters, async () => {
+          await sub.submit(tag);
+        })
+  ).then(() => {
     submittedAt = performance.now();
     to = new Date();
   });
@@ -445,15 +472,24 @@ class RawWorker {
   }
 }
 
-async function rawThroughput(q: Queue, worker: RawWorker, redis: Redis, n: number) {
+async function rawThroughput(q: Queue, worker: RawWorker, redis: Redis, n: number, mode: SubmitMode = {}) {
   const before = await q.getCompletedCount();
   const procs = { 'raw BullMQ worker': worker.pid };
   const c0 = await cpuMark(redis, procs);
   const t0 = performance.now();
   let addedAt: number | undefined;
-  const adding = inParallel(n, CONFIG.submitters, async (i) => {
-    await q.add('noop', { i });
-  }).then(() => (addedAt = performance.now()));
+  const adding = (
+    mode.batch
+      ? inParallel(Math.ceil(n / mode.batch), mode.inFlight, async (b) => {
+          const size = Math.min(mode.batch, n - b * mode.batch);
+          await q.addBulk(
+            Array.from({ length: size }, (_, j) => ({ name: 'noop', data: { i: b * mode.batch + j } })),
+          );
+        })
+      : inParallel(n, CONFIG.submitters, async (i) => {
+          await q.add('noop', { i });
+        })
+  ).then(() => (addedAt = performance.now()));
   const doneAt = await pollUntil(
     'the raw jobs to complete',
     async () => addedAt !== undefined && (await q.getCompletedCount()) - before >= n,
@@ -724,6 +760,10 @@ export async function run(): Promise<void> {
     await oursThroughput(stack, redis, c.warmupJobs, 'warmup');
     const ours = await oursThroughput(stack, redis, c.throughputJobs, 'throughput');
     log(`a) ours: ${ours.completed} jobs in ${fmt(ours.seconds)} s`);
+    const batched: SubmitMode = { batch: c.batchSize, inFlight: c.batchSubmitters };
+    await oursThroughput(stack, redis, c.warmupJobs, 'warmup-batched', batched);
+    const oursBatched = await oursThroughput(stack, redis, c.throughputJobs, 'throughput-batched', batched);
+    log(`a) ours, batched: ${oursBatched.completed} jobs in ${fmt(oursBatched.seconds)} s`);
     rawWorker = new RawWorker({
       redisUrl: TEST_REDIS_URL,
       prefix: `${stack.redis.prefix}raw`,
@@ -739,6 +779,9 @@ export async function run(): Promise<void> {
     await rawThroughput(rawQueue, rawWorker, redis, c.warmupJobs);
     const raw = await rawThroughput(rawQueue, rawWorker, redis, c.throughputJobs);
     log(`a) raw: ${raw.jobs} jobs in ${fmt(raw.seconds)} s`);
+    await rawThroughput(rawQueue, rawWorker, redis, c.warmupJobs, batched);
+    const rawBatched = await rawThroughput(rawQueue, rawWorker, redis, c.throughputJobs, batched);
+    log(`a) raw, batched: ${rawBatched.jobs} jobs in ${fmt(rawBatched.seconds)} s`);
 
     // --- b) latency at a paced rate ---
     const latencyJobs = c.latencyRatePerS * c.latencySeconds;
@@ -760,7 +803,7 @@ export async function run(): Promise<void> {
     await stack.stopProcesses();
     const writes = await writesPerJob(
       stack.db.url,
-      c.warmupJobs + c.throughputJobs + latencyJobs,
+      2 * (c.warmupJobs + c.throughputJobs) + latencyJobs, // one job per request, then batched
       stack.ownQueries,
     );
     log('stack stopped');
@@ -772,6 +815,8 @@ export async function run(): Promise<void> {
     report({
       ours,
       raw,
+      oursBatched,
+      rawBatched,
       oursLat,
       rawLat,
       batches,
@@ -797,6 +842,13 @@ export async function run(): Promise<void> {
         },
         config: CONFIG,
         throughput: { ours, raw, ratio_ours_vs_raw: ours.jobs_per_s / raw.jobs_per_s },
+        throughput_batched: {
+          batch_size: c.batchSize,
+          requests_in_flight: c.batchSubmitters,
+          ours: oursBatched,
+          raw: rawBatched,
+          ratio_ours_vs_raw: oursBatched.jobs_per_s / rawBatched.jobs_per_s,
+        },
         latency: {
           ours: oursLat,
           raw: rawLat,
@@ -809,8 +861,9 @@ export async function run(): Promise<void> {
           consumer_lag_ms: { throughput: lag, paced: lagPaced },
           writes,
         },
-        goals: goals({ ours, raw, oursLat, rawLat, docker }),
+        goals: goals({ ours, raw, oursBatched, rawBatched, oursLat, rawLat, docker }),
         notes: [
+          'batched: the same path with POST /api/v1/jobs/batch of batch_size jobs (requests_in_flight at a time) vs raw Queue.addBulk of the same size, as many in flight.',
           'ours: POST /api/v1/jobs (HTTP keep-alive) → control plane (child process) → PostgreSQL → BullMQ → worker (child process, process runtime, no-op command) → Redis stream → event consumer → PostgreSQL; done = status completed (COUNT poll).',
           'enqueue→start: ours from the POST returning to started_at (the worker stamps it when the runtime reports the start); raw from add() returning to the processor call; both Date.now(), ms resolution.',
           'CPU is read from /proc per process; PostgreSQL is the backends of the bench database (stack vs the bench own polling); Redis is server-wide (INFO).',
@@ -832,27 +885,37 @@ export async function run(): Promise<void> {
 type Figures = {
   ours: Awaited<ReturnType<typeof oursThroughput>>;
   raw: Awaited<ReturnType<typeof rawThroughput>>;
+  oursBatched: Awaited<ReturnType<typeof oursThroughput>>;
+  rawBatched: Awaited<ReturnType<typeof rawThroughput>>;
   oursLat: Awaited<ReturnType<typeof oursLatency>>;
   rawLat: Awaited<ReturnType<typeof rawLatency>>;
   docker: DockerFigures;
 };
 
-function goals(f: Figures): GoalResult[] {
-  const ratio = f.ours.jobs_per_s / f.raw.jobs_per_s;
-  const p99 = f.oursLat.enqueue_to_start_ms.p99 / f.rawLat.enqueue_to_start_ms.p99;
-  const out: GoalResult[] = [
+/** Goal a) for one way of submitting: jobs/s, and the ratio to raw BullMQ submitting the same way. */
+function throughputGoals(how: string, ours: Figures['ours'], raw: Figures['raw']): GoalResult[] {
+  const ratio = ours.jobs_per_s / raw.jobs_per_s;
+  return [
     {
-      goal: 'throughput',
+      goal: `throughput, ${how}`,
       criterion: `full path ≥ ${GOAL_JOBS_PER_S} no-op jobs/s`,
-      measured: `${fmt(f.ours.jobs_per_s, 0)} jobs/s`,
-      passed: f.ours.jobs_per_s >= GOAL_JOBS_PER_S,
+      measured: `${fmt(ours.jobs_per_s, 0)} jobs/s`,
+      passed: ours.jobs_per_s >= GOAL_JOBS_PER_S,
     },
     {
-      goal: 'throughput vs raw (stretch)',
+      goal: `throughput vs raw, ${how} (stretch)`,
       criterion: `full path ≥ ${GOAL_RATIO_STRETCH}× raw BullMQ`,
-      measured: `${fmt(ratio, 3)}× (${fmt(f.ours.jobs_per_s, 0)} vs ${fmt(f.raw.jobs_per_s, 0)} jobs/s)`,
+      measured: `${fmt(ratio, 3)}× (${fmt(ours.jobs_per_s, 0)} vs ${fmt(raw.jobs_per_s, 0)} jobs/s)`,
       passed: ratio >= GOAL_RATIO_STRETCH,
     },
+  ];
+}
+
+function goals(f: Figures): GoalResult[] {
+  const p99 = f.oursLat.enqueue_to_start_ms.p99 / f.rawLat.enqueue_to_start_ms.p99;
+  const out: GoalResult[] = [
+    ...throughputGoals('one job per request', f.ours, f.raw),
+    ...throughputGoals(`batches of ${CONFIG.batchSize}`, f.oursBatched, f.rawBatched),
     {
       goal: 'enqueue→start p99',
       criterion: `ours ≤ ${GOAL_LATENCY_P99_RATIO}× raw at ${CONFIG.latencyRatePerS} jobs/s`,
@@ -935,6 +998,24 @@ function report(
   cpu(r.ours.cpu);
   console.log('  CPU, raw (per job):');
   cpu(r.raw.cpu);
+  console.log(
+    `  batched: ${c.batchSize} jobs per request, ${c.batchSubmitters} requests in flight (raw: Queue.addBulk, the same)`,
+  );
+  line(
+    'ours, batched: jobs/s',
+    fmt(r.oursBatched.jobs_per_s, 0),
+    `POST /api/v1/jobs/batch → … → completed; ${r.oursBatched.completed} jobs in ${fmt(r.oursBatched.seconds)} s (${r.oursBatched.refused} refused${r.oursBatched.first_refusal ? `: ${r.oursBatched.first_refusal}` : ''})`,
+  );
+  line(
+    'raw BullMQ, batched: jobs/s',
+    fmt(r.rawBatched.jobs_per_s, 0),
+    `Queue.addBulk; ${r.rawBatched.jobs} jobs in ${fmt(r.rawBatched.seconds)} s`,
+  );
+  line('ours / raw, batched', `${fmt(r.oursBatched.jobs_per_s / r.rawBatched.jobs_per_s, 3)}×`);
+  console.log('  CPU, ours batched (per completed job):');
+  cpu(r.oursBatched.cpu);
+  console.log('  CPU, raw batched (per job):');
+  cpu(r.rawBatched.cpu);
   line(
     'ours: max queue depth',
     String(r.ours.max_queue_depth),
