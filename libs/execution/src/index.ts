@@ -11,3 +11,4 @@ export * from './manage-targets.use-case';
 export * from './manage-engines.use-case';
 export * from './dispatch-queued-jobs.use-case';
 export * from './manage-secrets.use-case';
+export * from './target-slots.port';

@@ -6,3 +6,4 @@ export * from './redis-leader-lock.adapter';
 export * from './redis-rate-limiter.adapter';
 export * from './redis-job-events.adapter';
 export * from './redis-breaker-board.adapter';
+export * from './redis-target-slots.adapter';

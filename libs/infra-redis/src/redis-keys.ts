@@ -32,6 +32,13 @@ export class RedisKeys {
   breakerStates(targetId: string) {
     return `${this.prefix}breakers:${targetId}`;
   }
+  /**
+   * Slot leases of a target (capacity.max_concurrent) held by every worker: member = attempt
+   * (`<job id>:a<attempt>`), score = lease expiry in Redis time (ms).
+   */
+  targetSlots(targetId: string) {
+    return `${this.prefix}target:${targetId}:slots`;
+  }
   breakerResetChannel() {
     return `${this.prefix}signals:breaker-reset`;
   }
