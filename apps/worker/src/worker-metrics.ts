@@ -55,8 +55,13 @@ export class WorkerMetrics {
     };
   }
 
-  /** One attempt ended on this worker; `enqueuedAt` is when the queue entry became due (epoch ms). */
+  /**
+   * One attempt ended on this worker; `enqueuedAt` is when the queue entry became due (epoch ms). A
+   * deferred attempt did not end (it never started and is queued again): not counted, and its wait goes
+   * into the enqueue→start time of the take that starts it.
+   */
   attemptEnded(payload: ExecutionRunPayload, summary: RunSummary, enqueuedAt: number | undefined): void {
+    if (summary.status === 'deferred') return;
     const target = summary.targetId ? this.targetName(summary.targetId) : 'none';
     const status = summary.handedBack ? 'handed_back' : summary.status;
     const labels = { pool: payload.pool, target, status };

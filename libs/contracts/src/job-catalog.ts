@@ -13,7 +13,10 @@ export const executionRunPayloadSchema = z.object({
   target_id: z.uuid().nullable(),
   /** An engine job: the worker fetches the engine's settings (and key) from the control plane at start. */
   engine_id: z.uuid().nullable(),
-  /** The chosen target first, then the pool's other targets: where to re-route when a breaker is open. */
+  /**
+   * The chosen target first, then the pool's other targets: where to re-route when a breaker is open or
+   * a target is full.
+   */
   targets: z
     .array(
       z.object({
@@ -33,6 +36,11 @@ export const executionRunPayloadSchema = z.object({
            */
           revision: z.number().int().optional(),
         }),
+        /**
+         * The target's `capacity.max_concurrent`: containers of all workers on it at once (leases in
+         * Redis). Absent in payloads of older control planes: not limited.
+         */
+        max_concurrent: z.number().int().min(1).optional(),
       }),
     )
     .min(1),

@@ -1,7 +1,8 @@
 import type { ExecutionRunPayload, JobEvent } from '@agentfleet/contracts';
 import type { CircuitBreakers } from './circuit-breakers.port';
-import type { ContainerRuntime, RunSpec } from './container-runtime.port';
-import { type EngineEnv, RunExecutionJobUseCase } from './run-execution-job.use-case';
+import type { ContainerRuntime, RunIO, RunOutcome, RunSpec } from './container-runtime.port';
+import { type EngineEnv, HAND_BACK, RunExecutionJobUseCase } from './run-execution-job.use-case';
+import type { TargetSlots } from './target-slots.port';
 
 const JOB = '00000000-0000-4000-8000-0000000000a1';
 const ORG = '00000000-0000-4000-8000-000000000001';
@@ -89,6 +90,8 @@ function setup(
     hostname: 'h',
     runtimeFor: () => runtime,
     breakers,
+    slots: new MemorySlots(),
+    slotLeaseMs: 60_000,
     sinkFor: () => ({
       async append(e) {
         events.push(...e);
@@ -208,5 +211,399 @@ describe('RunExecutionJobUseCase: engine env', () => {
     expect(env).toEqual({ MODE: 'test', ...engine.env });
     expect(secretEnv).toEqual({ AGENTFLEET_ENGINE_API_KEY: VALUE });
     expect(Object.keys(env).filter((name) => name in secretEnv)).toEqual([]);
+  });
+});
+
+/** Slots in memory with the adapter's rules (at most `max`, a holder counted once); every call recorded. */
+class MemorySlots implements TargetSlots {
+  readonly held = new Map<string, Set<string>>();
+  readonly calls: string[] = [];
+  /** Makes the next acquires throw (Redis away). */
+  failAcquires = 0;
+
+  holders(targetId: string): string[] {
+    return [...(this.held.get(targetId) ?? [])];
+  }
+
+  async acquire(targetId: string, holder: string, max: number): Promise<boolean> {
+    this.calls.push(`acquire ${targetId} ${holder} ${max}`);
+    if (this.failAcquires > 0) {
+      this.failAcquires--;
+      throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+    }
+    const set = this.held.get(targetId) ?? new Set<string>();
+    this.held.set(targetId, set);
+    if (!set.has(holder) && set.size >= max) return false;
+    set.add(holder);
+    return true;
+  }
+
+  async renew(targetId: string, holder: string): Promise<boolean> {
+    this.calls.push(`renew ${targetId} ${holder}`);
+    return this.held.get(targetId)?.has(holder) ?? false;
+  }
+
+  async release(targetId: string, holder: string): Promise<void> {
+    this.calls.push(`release ${targetId} ${holder}`);
+    this.held.get(targetId)?.delete(holder);
+  }
+
+  async count(targetId: string): Promise<number> {
+    return this.held.get(targetId)?.size ?? 0;
+  }
+}
+
+describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fleet)', () => {
+  const A = '00000000-0000-4000-8000-0000000000b1';
+  const B = '00000000-0000-4000-8000-0000000000b2';
+  const HOLDER = `${JOB}:a2`;
+  const LEASE_MS = 30_000;
+  const breaker = payload().targets[0]!.breaker;
+  const target = (id: string, name: string, max?: number) => ({
+    id,
+    name,
+    type: 'process' as const,
+    connection: {},
+    breaker,
+    ...(max !== undefined ? { max_concurrent: max } : {}),
+  });
+  const ok = (over: Partial<RunOutcome> = {}): RunOutcome => ({
+    containerId: 'c1',
+    exitCode: 0,
+    oomKilled: false,
+    timedOut: false,
+    cancelled: false,
+    evidence: {},
+    peakMemoryMb: null,
+    startLatencyMs: 1,
+    startedAt: new Date(),
+    finishedAt: new Date(),
+    ...over,
+  });
+
+  /**
+   * Targets A and B (A first); `run` decides how a container ends and sees which target it runs on;
+   * breakers are closed unless listed in `open`; every `fire` is counted.
+   */
+  function fleet(
+    o: {
+      run?: (spec: RunSpec, io: RunIO, targetId: string) => Promise<RunOutcome>;
+      open?: string[];
+      now?: () => Date;
+    } = {},
+  ) {
+    const slots = new MemorySlots();
+    const events: JobEvent[] = [];
+    const ranOn: string[] = [];
+    const fired: string[] = [];
+    const warnings: string[] = [];
+    const run = o.run ?? (async (_s, io) => (io.onStarted?.('c1'), ok()));
+    const breakers: CircuitBreakers = {
+      fire: (k, _o, fn) => {
+        fired.push(k);
+        return fn();
+      },
+      state: (k) => (o.open?.includes(k) ? 'open' : 'closed'),
+      states: () => ({}),
+      reset: () => undefined,
+    };
+    const uc = new RunExecutionJobUseCase({
+      workerId: '00000000-0000-4000-8000-0000000000c1',
+      hostname: 'h',
+      runtimeFor: (t) => ({
+        kind: 'process',
+        async ping() {},
+        async removeOrphans() {
+          return 0;
+        },
+        run: (spec, io) => {
+          ranOn.push(t.id);
+          return run(spec, io, t.id);
+        },
+      }),
+      breakers,
+      slots,
+      slotLeaseMs: LEASE_MS,
+      sinkFor: () => ({
+        async append(e) {
+          events.push(...e);
+        },
+      }),
+      logger: { info: () => undefined, warn: (m) => void warnings.push(m) },
+      random: () => 0.5,
+      ...(o.now ? { now: o.now } : {}),
+    });
+    return { uc, slots, events, ranOn, fired, warnings };
+  }
+  const twoTargets = (maxA?: number, maxB?: number) =>
+    payload({}, { targets: [target(A, 'a', maxA), target(B, 'b', maxB)] });
+
+  it('runs on the next target of the pool when the first is full', async () => {
+    const f = fleet();
+    f.slots.held.set(A, new Set(['other-job:a1']));
+    const summary = await f.uc.execute(twoTargets(1, 2), new AbortController().signal);
+    expect(summary).toMatchObject({ status: 'completed', targetId: B });
+    expect(f.ranOn).toEqual([B]);
+    expect(f.events.find((e) => e.type === 'started')).toMatchObject({ target_id: B });
+    // the full target was asked, not taken
+    expect(f.slots.holders(A)).toEqual(['other-job:a1']);
+  });
+
+  it('defers the attempt when every target is full: nothing runs, no event is sent, no breaker is fired', async () => {
+    const f = fleet();
+    f.slots.held.set(A, new Set(['x:a1']));
+    f.slots.held.set(B, new Set(['y:a1', 'z:a1']));
+    const summary = await f.uc.execute(twoTargets(1, 2), new AbortController().signal);
+    expect(summary.status).toBe('deferred');
+    expect(summary.deferred).toEqual({
+      delayMs: expect.any(Number),
+      reason: 'a: full (max_concurrent 1); b: full (max_concurrent 2)',
+    });
+    expect(f.ranOn).toEqual([]);
+    expect(f.events).toEqual([]);
+    expect(f.fired).toEqual([]);
+    expect(f.slots.holders(A)).toEqual(['x:a1']);
+    expect(f.slots.holders(B)).toEqual(['y:a1', 'z:a1']);
+  });
+
+  it('defers rather than fails when one target is full and the other has an open breaker', async () => {
+    const f = fleet({ open: [B] });
+    f.slots.held.set(A, new Set(['x:a1']));
+    const summary = await f.uc.execute(twoTargets(1, 4), new AbortController().signal);
+    expect(summary.status).toBe('deferred');
+    expect(summary.deferred?.reason).toBe('a: full (max_concurrent 1); b: breaker open');
+    expect(f.events).toEqual([]);
+  });
+
+  it('still ends as failed_circuit_open when every breaker is open and no target was full', async () => {
+    const f = fleet({ open: [A, B] });
+    const summary = await f.uc.execute(twoTargets(1, 1), new AbortController().signal);
+    expect(summary.status).toBe('failed_circuit_open');
+    expect(f.events.at(-1)).toMatchObject({ type: 'finished', status: 'failed_circuit_open' });
+    // a target behind an open breaker is not asked for a slot either
+    expect(f.slots.calls).toEqual([]);
+  });
+
+  it('waits longer the more often the attempt was deferred, up to about two seconds', async () => {
+    const f = fleet();
+    f.slots.held.set(A, new Set(['x:a1']));
+    const delays: number[] = [];
+    for (const deferrals of [0, 1, 2, 3, 10, 100]) {
+      const s = await f.uc.execute(
+        payload({}, { targets: [target(A, 'a', 1)] }),
+        new AbortController().signal,
+        {
+          deferrals,
+        },
+      );
+      delays.push(s.deferred!.delayMs);
+    }
+    expect(delays).toEqual([250, 500, 1000, 2000, 2000, 2000]);
+  });
+
+  it('spreads deferred attempts with jitter, so jobs held back together do not return together', async () => {
+    const at = (r: number) => {
+      const slots = new MemorySlots();
+      slots.held.set(A, new Set(['x:a1']));
+      return new RunExecutionJobUseCase({
+        workerId: 'w',
+        hostname: 'h',
+        runtimeFor: () => {
+          throw new Error('never runs');
+        },
+        breakers: { fire: (_k, _o, fn) => fn(), state: () => 'closed', states: () => ({}), reset: () => {} },
+        slots,
+        slotLeaseMs: LEASE_MS,
+        sinkFor: () => ({ append: async () => undefined }),
+        logger: { info: () => undefined, warn: () => undefined },
+        random: () => r,
+      }).execute(payload({}, { targets: [target(A, 'a', 1)] }), new AbortController().signal, {
+        deferrals: 3,
+      });
+    };
+    expect((await at(0)).deferred!.delayMs).toBe(1500);
+    expect((await at(0.999999)).deferred!.delayMs).toBe(2500);
+  });
+
+  it('holds the slot while the container runs, as <job id>:a<attempt>', async () => {
+    let during: string[] = [];
+    const f = fleet({
+      run: async (_s, io, t) => {
+        during = f.slots.holders(t);
+        io.onStarted?.('c1');
+        return ok();
+      },
+    });
+    await f.uc.execute(twoTargets(3), new AbortController().signal);
+    expect(during).toEqual([HOLDER]);
+    expect(f.slots.calls[0]).toBe(`acquire ${A} ${HOLDER} 3`);
+  });
+
+  const endings: [
+    string,
+    (c: AbortController) => (spec: RunSpec, io: RunIO) => Promise<RunOutcome>,
+    string,
+  ][] = [
+    ['success', () => async (_s, io) => (io.onStarted?.('c1'), ok()), 'completed'],
+    ['a failed exit', () => async (_s, io) => (io.onStarted?.('c1'), ok({ exitCode: 1 })), 'failed'],
+    ['a timeout', () => async () => ok({ exitCode: 137, timedOut: true }), 'timed_out'],
+    [
+      'a throw from the runtime (target unreachable)',
+      () => async () => {
+        throw new Error('connect ENOENT /var/run/docker.sock');
+      },
+      'failed',
+    ],
+    [
+      'cancel',
+      (c) => async (_s, io) => {
+        io.onStarted?.('c1');
+        c.abort('cancel');
+        return ok({ exitCode: 143, cancelled: true });
+      },
+      'cancelled',
+    ],
+    [
+      'hand-back (worker shutting down)',
+      (c) => async (_s, io) => {
+        io.onStarted?.('c1');
+        c.abort(HAND_BACK);
+        return ok({ exitCode: 143, cancelled: true });
+      },
+      'cancelled',
+    ],
+  ];
+  it.each(endings)('releases the slot after %s', async (_name, behaviour, status) => {
+    const c = new AbortController();
+    const f = fleet({ run: (spec, io) => behaviour(c)(spec, io) });
+    const summary = await f.uc.execute(payload({}, { targets: [target(A, 'a', 1)] }), c.signal);
+    expect(summary.status).toBe(status);
+    expect(f.slots.calls).toEqual([`acquire ${A} ${HOLDER} 1`, `release ${A} ${HOLDER}`]);
+    expect(f.slots.holders(A)).toEqual([]);
+  });
+
+  it('dates the end before it gives the slot back, so a job taking the slot next starts after it ended', async () => {
+    let tick = 0;
+    const clock = () => new Date(Date.UTC(2026, 0, 1) + ++tick * 1000);
+    const f = fleet({ now: clock });
+    let releasedAt = '';
+    const release = f.slots.release.bind(f.slots);
+    f.slots.release = async (t, h) => {
+      releasedAt = clock().toISOString();
+      return release(t, h);
+    };
+    await f.uc.execute(payload({}, { targets: [target(A, 'a', 1)] }), new AbortController().signal);
+    const end = f.events.find((e) => e.type === 'finished')!;
+    expect(end.at < releasedAt).toBe(true);
+  });
+
+  it('gives back the slot of a target that failed and opened its breaker, then takes one on the next target', async () => {
+    const open: string[] = [];
+    const f = fleet({
+      run: async (_s, io, t) => {
+        if (t === A) {
+          open.push(A); // this failure opens A's breaker
+          throw new Error('daemon away');
+        }
+        io.onStarted?.('c1');
+        return ok();
+      },
+      open,
+    });
+    const summary = await f.uc.execute(twoTargets(1, 1), new AbortController().signal);
+    expect(summary).toMatchObject({ status: 'completed', targetId: B });
+    expect(f.slots.calls).toEqual([
+      `acquire ${A} ${HOLDER} 1`,
+      `release ${A} ${HOLDER}`,
+      `acquire ${B} ${HOLDER} 1`,
+      `release ${B} ${HOLDER}`,
+    ]);
+  });
+
+  it('renews the lease every third of its length while the container runs, and stops once it ended', async () => {
+    jest.useFakeTimers();
+    try {
+      let exit!: () => void;
+      const f = fleet({
+        run: (_s, io) =>
+          new Promise((resolve) => {
+            io.onStarted?.('c1');
+            exit = () => resolve(ok());
+          }),
+      });
+      const done = f.uc.execute(payload({}, { targets: [target(A, 'a', 1)] }), new AbortController().signal);
+      await jest.advanceTimersByTimeAsync(LEASE_MS / 3 - 1);
+      expect(f.slots.calls.filter((c) => c.startsWith('renew'))).toHaveLength(0);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(f.slots.calls.filter((c) => c.startsWith('renew'))).toEqual([`renew ${A} ${HOLDER}`]);
+      await jest.advanceTimersByTimeAsync((LEASE_MS / 3) * 2);
+      expect(f.slots.calls.filter((c) => c.startsWith('renew'))).toHaveLength(3);
+      exit();
+      await jest.advanceTimersByTimeAsync(100);
+      expect((await done).status).toBe('completed');
+      await jest.advanceTimersByTimeAsync(LEASE_MS);
+      expect(f.slots.calls.filter((c) => c.startsWith('renew'))).toHaveLength(3);
+      expect(f.slots.calls.at(-1)).toBe(`release ${A} ${HOLDER}`);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('takes the slot again, with a warning, when its lease was lost while the container ran', async () => {
+    jest.useFakeTimers();
+    try {
+      let exit!: () => void;
+      const f = fleet({
+        run: (_s, io) =>
+          new Promise((resolve) => {
+            io.onStarted?.('c1');
+            exit = () => resolve(ok());
+          }),
+      });
+      const done = f.uc.execute(payload({}, { targets: [target(A, 'a', 1)] }), new AbortController().signal);
+      await jest.advanceTimersByTimeAsync(1);
+      f.slots.held.get(A)!.clear(); // as if the lease had lapsed (renewals failed past the TTL)
+      await jest.advanceTimersByTimeAsync(LEASE_MS / 3);
+      expect(f.slots.holders(A)).toEqual([HOLDER]);
+      expect(f.warnings.join('\n')).toContain('lease');
+      exit();
+      await jest.advanceTimersByTimeAsync(100);
+      await done;
+      expect(f.slots.holders(A)).toEqual([]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('does not limit a target whose payload carries no max_concurrent (queued by an older control plane)', async () => {
+    const f = fleet();
+    const summary = await f.uc.execute(twoTargets(undefined, 1), new AbortController().signal);
+    expect(summary).toMatchObject({ status: 'completed', targetId: A });
+    expect(f.slots.calls).toEqual([]);
+  });
+
+  it('retries a slot request Redis failed, and runs once Redis answers', async () => {
+    const f = fleet();
+    f.slots.failAcquires = 1;
+    const summary = await f.uc.execute(
+      payload({}, { targets: [target(A, 'a', 1)] }),
+      new AbortController().signal,
+    );
+    expect(summary.status).toBe('completed');
+    expect(f.slots.calls.filter((c) => c.startsWith('acquire'))).toHaveLength(2);
+  });
+
+  it('defers, without counting it against the breaker, when Redis cannot be asked for a slot', async () => {
+    const f = fleet();
+    f.slots.failAcquires = 1000;
+    const summary = await f.uc.execute(
+      payload({}, { targets: [target(A, 'a', 1)] }),
+      new AbortController().signal,
+    );
+    expect(summary.status).toBe('deferred');
+    expect(summary.deferred?.reason).toContain('a: slots unavailable (connect ECONNREFUSED');
+    expect(f.fired).toEqual([]);
+    expect(f.ranOn).toEqual([]);
+    expect(f.events).toEqual([]);
   });
 });

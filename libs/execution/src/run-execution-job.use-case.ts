@@ -3,6 +3,7 @@ import { statusOf } from '@agentfleet/domain';
 import { BreakerOpenError, type CircuitBreakers } from './circuit-breakers.port';
 import type { ContainerRuntime, RunOutcome } from './container-runtime.port';
 import type { JobEventSink } from './execution.ports';
+import { type TargetSlots, slotHolder } from './target-slots.port';
 
 type Target = ExecutionRunPayload['targets'][number];
 
@@ -12,6 +13,13 @@ export interface RunExecutionJobDeps {
   /** The runtime of a target (cached by the caller; one per target). */
   runtimeFor(target: Target): ContainerRuntime;
   breakers: CircuitBreakers;
+  /** Fleet-wide slots of targets (`max_concurrent`), leased for the time a container runs. */
+  slots: TargetSlots;
+  /**
+   * How long a slot lease lasts unless renewed (renewed every third of it): the worker's BullMQ lock
+   * duration, so a dead worker's slots come back on the same clock as its jobs.
+   */
+  slotLeaseMs: number;
   sinkFor(jobId: string): JobEventSink;
   /** An engine job's agent-runtime env: the engine's settings in `env`, its API key in `secretEnv`. */
   engineEnv?(engineId: string, jobId: string): Promise<EngineEnv>;
@@ -22,6 +30,8 @@ export interface RunExecutionJobDeps {
     warn(msg: string, f?: Record<string, unknown>): void;
   };
   now?: () => Date;
+  /** Jitter of deferral delays (tests fix it). */
+  random?: () => number;
 }
 
 /** An engine's variables, split by whether their values are secret. */
@@ -50,10 +60,18 @@ class AttemptEnv {
 /** Abort reason that hands an attempt back instead of cancelling it (worker shutting down). */
 export const HAND_BACK = 'hand-back';
 
+export type FinishedStatus = Extract<JobEvent, { type: 'finished' }>['status'];
+
 export interface RunSummary {
-  status: Extract<JobEvent, { type: 'finished' }>['status'];
+  /**
+   * How the attempt ended, or `deferred`: it never started because every target it may use was full
+   * (or had an open breaker); no event was sent and it goes back to its queue as the same attempt.
+   */
+  status: FinishedStatus | 'deferred';
   /** The worker stopped it to hand it back: no `finished` event was sent; the control plane re-queues it. */
   handedBack?: boolean;
+  /** With status `deferred`: when to try again and why (each target's answer). */
+  deferred?: { delayMs: number; reason: string };
   targetId: string | null;
   outcome?: RunOutcome;
   /** When the container ran (metrics): create→running, running→exit, and the wall-clock start. */
@@ -64,22 +82,33 @@ export interface RunSummary {
 const FLUSH_EVERY = 100;
 const FLUSH_AFTER_MS = 50;
 const SINK_RETRY_FOR_MS = 10 * 60_000;
+/** A deferred attempt comes back after 250 ms, doubling per deferral up to 2 s, ±25 % jitter. */
+const DEFER_FIRST_MS = 250;
+const DEFER_MAX_MS = 2000;
+/** Waits between the tries of a slot request Redis failed (then the attempt is deferred). */
+const SLOT_RETRY_MS = [50, 200];
 
 /**
- * One attempt on a worker: pick a target whose breaker is closed (re-routing past open ones), remove
- * what an older attempt left on it (fencing), run the container through the breaker, turn stdout into
- * job events, and report how it ended. Safe to run twice: events carry the attempt and the control
- * plane drops what no longer matches.
+ * One attempt on a worker: pick a target whose breaker is closed and which has a free slot (re-routing
+ * past open and full ones), remove what an older attempt left on it (fencing), run the container through
+ * the breaker while holding the slot, turn stdout into job events, and report how it ended. When every
+ * target is full the attempt is deferred, not failed. Safe to run twice: events carry the attempt and
+ * the control plane drops what no longer matches; a slot is held once per attempt.
  */
 export class RunExecutionJobUseCase {
   constructor(private readonly d: RunExecutionJobDeps) {}
 
-  async execute(payload: ExecutionRunPayload, signal: AbortSignal): Promise<RunSummary> {
+  /** `deferrals`: how often this attempt was deferred already (the wait grows with it). */
+  async execute(
+    payload: ExecutionRunPayload,
+    signal: AbortSignal,
+    { deferrals = 0 }: { deferrals?: number } = {},
+  ): Promise<RunSummary> {
     const now = this.d.now ?? (() => new Date());
     const sink = new BufferedSink(this.d.sinkFor(payload.job_id));
     const base = { v: 1 as const, job_id: payload.job_id, attempt: payload.attempt };
     const finished = async (
-      status: RunSummary['status'],
+      status: FinishedStatus,
       rest: Partial<Extract<JobEvent, { type: 'finished' }>> = {},
       target: Target | null = null,
       outcome?: RunOutcome,
@@ -91,7 +120,7 @@ export class RunExecutionJobUseCase {
       }
       sink.push({
         ...base,
-        at: now().toISOString(),
+        at: rest.at ?? now().toISOString(),
         type: 'finished',
         status,
         exit_code: rest.exit_code ?? null,
@@ -140,16 +169,26 @@ export class RunExecutionJobUseCase {
       }
     }
     const tried: string[] = [];
+    /** A target was full (or its slots could not be read): capacity may free up, so defer rather than fail. */
+    let full = false;
+    const holder = slotHolder(payload.job_id, payload.attempt);
     for (const target of payload.targets) {
       if (signal.aborted) return finished('cancelled', { error: 'cancelled before start' }, target);
       if (this.d.breakers.state(target.id) === 'open') {
         tried.push(`${target.name}: breaker open`);
         continue;
       }
+      const slot = await this.takeSlot(target, holder);
+      if (typeof slot === 'string') {
+        tried.push(`${target.name}: ${slot}`);
+        full = true;
+        continue;
+      }
       let result: string | undefined;
       let resultValue: unknown;
       let requested = 0;
       let running: { at: number; wall: number } | undefined;
+      let ran: { outcome: RunOutcome; endedAt: string } | { error: unknown };
       try {
         const runtime = this.d.runtimeFor(target);
         if (payload.attempt > 1) {
@@ -246,6 +285,16 @@ export class RunExecutionJobUseCase {
             },
           ),
         );
+        // the end is dated before the slot is given back: the next job on the slot starts after it
+        ran = { outcome, endedAt: now().toISOString() };
+      } catch (e) {
+        ran = { error: e };
+      } finally {
+        // the container has ended (or never started): the slot is free before the end is reported
+        await slot.release();
+      }
+      if ('outcome' in ran) {
+        const { outcome, endedAt } = ran;
         const status = statusOf(outcome);
         const timing = running && {
           startMs: running.at - requested,
@@ -255,6 +304,7 @@ export class RunExecutionJobUseCase {
         return finished(
           status,
           {
+            at: endedAt,
             exit_code: outcome.exitCode,
             ...(result ? { result: resultValue } : {}),
             error: errorOf(status, outcome, payload.spec.memory_limit_mb, payload.spec.timeout_ms),
@@ -265,25 +315,126 @@ export class RunExecutionJobUseCase {
           outcome,
           timing,
         );
-      } catch (e) {
-        if (e instanceof BreakerOpenError) {
-          tried.push(`${target.name}: breaker open`);
-          continue;
-        }
-        // the target itself failed (daemon or API server away): counted by its breaker
-        const message = e instanceof Error ? e.message : String(e);
-        tried.push(`${target.name}: ${message}`);
-        if (this.d.breakers.state(target.id) === 'open') continue; // re-route while another target is healthy
-        return finished(
-          'failed',
-          { error: `target ${target.name} failed: ${message}`.slice(0, 4000) },
-          target,
-        );
       }
+      const e = ran.error;
+      if (e instanceof BreakerOpenError) {
+        tried.push(`${target.name}: breaker open`);
+        continue;
+      }
+      // the target itself failed (daemon or API server away): counted by its breaker
+      const message = e instanceof Error ? e.message : String(e);
+      tried.push(`${target.name}: ${message}`);
+      if (this.d.breakers.state(target.id) === 'open') continue; // re-route while another target is healthy
+      return finished('failed', { error: `target ${target.name} failed: ${message}`.slice(0, 4000) }, target);
+    }
+    if (full) {
+      await sink.close();
+      return {
+        status: 'deferred',
+        targetId: null,
+        deferred: { delayMs: this.deferDelay(deferrals), reason: tried.join('; ') },
+      };
     }
     return finished('failed_circuit_open', {
       error: `no healthy target in pool ${payload.pool}: ${tried.join('; ')}`.slice(0, 4000),
     });
+  }
+
+  /**
+   * A slot on the target for this attempt, or why there is none. A target without `max_concurrent`
+   * (payload of an older control plane) is not limited. Redis failing is not the target's fault: it is
+   * retried briefly and then reported like a full target (deferral), never counted by the breaker.
+   */
+  private async takeSlot(target: Target, holder: string): Promise<Slot | string> {
+    const max = target.max_concurrent;
+    if (max === undefined) return UNLIMITED;
+    for (let i = 0; ; i++) {
+      try {
+        if (!(await this.d.slots.acquire(target.id, holder, max, this.d.slotLeaseMs)))
+          return `full (max_concurrent ${max})`;
+        return new SlotLease(this.d.slots, target.id, holder, max, this.d.slotLeaseMs, this.d.logger);
+      } catch (e) {
+        const wait = SLOT_RETRY_MS[i];
+        if (wait === undefined) return `slots unavailable (${e instanceof Error ? e.message : String(e)})`;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  private deferDelay(deferrals: number): number {
+    const ceiling = Math.min(DEFER_MAX_MS, DEFER_FIRST_MS * 2 ** Math.min(deferrals, 10));
+    return Math.round(ceiling * (0.75 + 0.5 * (this.d.random ?? Math.random)()));
+  }
+}
+
+interface Slot {
+  /** Never throws: a release Redis did not take lapses with the lease. */
+  release(): Promise<void>;
+}
+
+const UNLIMITED: Slot = { release: async () => undefined };
+
+/**
+ * A slot held while a container runs: renewed every third of the lease, so two renewals may fail (Redis
+ * restarting) before it lapses. A lease found lost is taken again if the target has room; otherwise the
+ * container goes on (it is running already) and the target is over its limit until it ends.
+ */
+class SlotLease implements Slot {
+  private readonly timer: NodeJS.Timeout;
+  private renewing: Promise<void> | undefined;
+  private released = false;
+
+  constructor(
+    private readonly slots: TargetSlots,
+    private readonly targetId: string,
+    private readonly holder: string,
+    private readonly max: number,
+    private readonly ttlMs: number,
+    private readonly logger: RunExecutionJobDeps['logger'],
+  ) {
+    this.timer = setInterval(
+      () => {
+        this.renewing ??= this.renew().finally(() => (this.renewing = undefined));
+      },
+      Math.max(1, Math.floor(ttlMs / 3)),
+    );
+    this.timer.unref();
+  }
+
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    clearInterval(this.timer);
+    // a renewal in flight could take the slot again after the release: let it land first
+    await this.renewing;
+    try {
+      await this.slots.release(this.targetId, this.holder);
+    } catch (e) {
+      this.logger.warn('could not give the target slot back; its lease lapses on its own', {
+        target_id: this.targetId,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
+  }
+
+  private async renew(): Promise<void> {
+    const f = { target_id: this.targetId, holder: this.holder };
+    try {
+      if (await this.slots.renew(this.targetId, this.holder, this.ttlMs)) return;
+      if (this.released) return;
+      const again = await this.slots.acquire(this.targetId, this.holder, this.max, this.ttlMs);
+      this.logger.warn(
+        again
+          ? 'target slot lease had lapsed; taken again'
+          : 'target slot lease lapsed and the target is full: it runs over max_concurrent until this job ends',
+        f,
+      );
+    } catch (e) {
+      this.logger.warn('could not renew the target slot lease (Redis)', {
+        ...f,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
   }
 }
 

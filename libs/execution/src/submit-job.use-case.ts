@@ -66,6 +66,7 @@ export function runPayload(
       type: t.type,
       connection: t.connectionConfig,
       breaker: { ...t.breakerOptions, revision: t.updatedAt.getTime() },
+      max_concurrent: t.capacity.max_concurrent,
     })),
     spec: {
       image: job.image,

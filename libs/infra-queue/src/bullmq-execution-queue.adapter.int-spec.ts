@@ -1,6 +1,6 @@
 import { type ExecutionRunPayload } from '@agentfleet/contracts';
 import { createTestRedis, TEST_REDIS_URL, type TestRedis, waitFor } from '@agentfleet/testing';
-import { Worker } from 'bullmq';
+import { type Job, QueueEvents, Worker } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import {
   BullmqExecutionConsumer,
@@ -153,6 +153,58 @@ describe('BullMQ execution queue (real Redis)', () => {
     });
     expect(seen).toHaveLength(0);
     await consumer.close();
+  });
+
+  it('gives a deferred attempt back to its queue: the same BullMQ job runs again after the delay and completes, never reported stalled or failed', async () => {
+    const stalled: unknown[] = [];
+    const watcher = new StalledAttemptWatcher({ connection, prefix: `${r.prefix}bull` }, (jobId, attempt) =>
+      stalled.push({ jobId, attempt }),
+    );
+    await watcher.watch(['default']);
+    const events = new QueueEvents(RUN_QUEUE, { connection, prefix: `${r.prefix}bull` });
+    const failed: string[] = [];
+    events.on('failed', ({ failedReason }) => failed.push(failedReason));
+    await events.waitUntilReady();
+    const calls: { id: string | undefined; attempt: number; startedTimes: number; at: number }[] = [];
+    const consumer = new BullmqExecutionConsumer(
+      {
+        connection,
+        prefix: `${r.prefix}bull`,
+        pools: ['default'],
+        concurrency: 1,
+        // short lock and stalled checks: a deferred job left active would be caught as stalled in the wait
+        lockDurationMs: 1000,
+        stalledIntervalMs: 300,
+      },
+      async (p, job: Job) => {
+        calls.push({ id: job.id, attempt: p.attempt, startedTimes: job.attemptsStarted, at: Date.now() });
+        return calls.length === 1 ? { deferred: { delayMs: 400 } } : { status: 'completed' };
+      },
+    );
+    consumer.start();
+    const p = payload();
+    await queue.enqueue(p, { priority: 1 });
+    await waitFor(async () => ((await queue.stats('default')).counts['completed'] ?? 0) === 1, {
+      timeoutMs: 10_000,
+      what: 'the deferred attempt to complete',
+    });
+    expect(calls.map((c) => [c.id, c.attempt])).toEqual([
+      [bullJobId(p.job_id, 1), 1],
+      [bullJobId(p.job_id, 1), 1],
+    ]);
+    // the consumer can tell how often the job was taken (the deferral count is one less)
+    expect(calls.map((c) => c.startedTimes)).toEqual([1, 2]);
+    expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(350);
+    const job = await queue.queue('default').getJob(bullJobId(p.job_id, 1));
+    // a deferral is no BullMQ attempt: the job's one attempt was the completed run
+    expect(job?.attemptsMade).toBe(1);
+    expect(job?.returnvalue).toEqual({ status: 'completed' });
+    await new Promise((res) => setTimeout(res, 1000)); // a few stalled checks more
+    expect(stalled).toEqual([]);
+    expect(failed).toEqual([]);
+    await consumer.close();
+    await events.close();
+    await watcher.close();
   });
 
   it('reports an attempt whose lock expired (its worker died) as stalled', async () => {

@@ -1,6 +1,6 @@
 import { type ExecutionRunPayload, JOB_CATALOG, executionRunPayloadSchema } from '@agentfleet/contracts';
 import type { JobQueue, QueuedAttempt } from '@agentfleet/execution';
-import { type ConnectionOptions, type Job, Queue, QueueEvents, Worker } from 'bullmq';
+import { type ConnectionOptions, DelayedError, type Job, Queue, QueueEvents, Worker } from 'bullmq';
 
 const RUN = JOB_CATALOG['execution.run'];
 const RUN_NAME = 'execution.run';
@@ -119,27 +119,42 @@ export interface ExecutionConsumerOptions extends QueueConnection {
 }
 
 /**
+ * What a handler may answer besides its result: `deferred` gives the attempt back to its queue, to be
+ * taken again (by any worker) after `delayMs`, as the same BullMQ job and the same attempt. Nothing
+ * about it is failed: BullMQ does not count it as an attempt (`job.attemptsStarted` does count it).
+ */
+export type ConsumerResult = { deferred?: { delayMs: number } | undefined } | undefined | void;
+
+/**
  * Consumer side: one BullMQ Worker per pool. Payloads are validated against the catalog schema before
  * the handler runs. `maxStalledCount: 0`: an attempt whose lock expired is failed, not silently re-run,
- * so the control plane re-queues it as attempt + 1 (fencing).
+ * so the control plane re-queues it as attempt + 1 (fencing). A deferred attempt leaves the active list
+ * (and its lock) in the same script that delays it, so the stalled check never sees it.
  */
 export class BullmqExecutionConsumer {
   private readonly workers: Worker[] = [];
 
   constructor(
     private readonly o: ExecutionConsumerOptions,
-    private readonly handle: (payload: ExecutionRunPayload, job: Job) => Promise<unknown>,
+    private readonly handle: (payload: ExecutionRunPayload, job: Job) => Promise<ConsumerResult>,
   ) {}
 
   start(): void {
     for (const pool of this.o.pools) {
       const w = new Worker(
         RUN.queue(pool),
-        async (job: Job) => {
+        async (job: Job, token?: string) => {
           const parsed = executionRunPayloadSchema.safeParse(job.data);
           if (!parsed.success)
             throw new Error(`payload does not match execution.run v1: ${parsed.error.message}`);
-          return this.handle(parsed.data, job);
+          const result = await this.handle(parsed.data, job);
+          if (result?.deferred) {
+            // BullMQ's way to delay a job from its processor: move it with the lock's token, then tell
+            // the worker with DelayedError that it is neither completed nor failed
+            await job.moveToDelayed(Date.now() + result.deferred.delayMs, token);
+            throw new DelayedError();
+          }
+          return result;
         },
         {
           connection: this.o.connection,

@@ -13,12 +13,20 @@ import {
 } from '@agentfleet/execution';
 import type { Workload } from '@agentfleet/fleet';
 import { BullmqExecutionConsumer, type QueueConnection } from '@agentfleet/infra-queue';
-import { RedisJobEventSink, RedisKeys } from '@agentfleet/infra-redis';
+import { RedisJobEventSink, RedisKeys, RedisTargetSlots } from '@agentfleet/infra-redis';
 import type { Logger } from '@agentfleet/infra-observability';
 import type { Redis } from 'ioredis';
 import type { WorkerMetrics } from '../worker-metrics';
 
 type Target = ExecutionRunPayload['targets'][number];
+
+/** What the queue entry tells about a taken job. */
+interface TakenJob {
+  /** When the entry became due (epoch ms), for the enqueue→start histogram. */
+  enqueuedAt?: number;
+  /** How often this attempt was deferred already. */
+  deferrals?: number;
+}
 
 export interface ExecutionWorkloadDeps {
   session: () => (WorkerRegisterResponse & { scheduling: string }) | undefined;
@@ -32,15 +40,20 @@ export interface ExecutionWorkloadDeps {
   secretEnv: (jobId: string, attempt: number) => Promise<Record<string, string>>;
   hostname: string;
   logger: Logger;
-  /** BullMQ lock of a taken job; renewed every half of it while the container runs. */
+  /**
+   * BullMQ lock of a taken job; renewed every half of it while the container runs. Also the length of a
+   * target slot lease (renewed every third of it), so a dead worker's slots and jobs free up together.
+   */
   lockDurationMs: number;
   metrics: WorkerMetrics;
 }
 
 /**
  * The worker's execution jobs: one BullMQ consumer per pool of its token, at most `concurrency` at a
- * time; each job runs through RunExecutionJobUseCase. Cancel signals arrive over pub/sub (and a flag
- * for jobs not yet started); drain/cordon pause the consumers; shutdown hands back what still runs.
+ * time; each job runs through RunExecutionJobUseCase, holding a slot of its target (fleet-wide
+ * `max_concurrent`, leases in Redis); a job whose targets are all full goes back to its queue for a
+ * moment (deferred). Cancel signals arrive over pub/sub (and a flag for jobs not yet started);
+ * drain/cordon pause the consumers; shutdown hands back what still runs.
  */
 export class ExecutionWorkload implements Workload {
   private consumer: BullmqExecutionConsumer | undefined;
@@ -53,8 +66,8 @@ export class ExecutionWorkload implements Workload {
   private readonly handlers = handlerRegistry([
     [
       'execution.run',
-      (payload: ExecutionRunPayload, workerId: string, keys: RedisKeys, enqueuedAt?: number) =>
-        this.run(payload, workerId, keys, enqueuedAt),
+      (payload: ExecutionRunPayload, workerId: string, keys: RedisKeys, taken: TakenJob) =>
+        this.run(payload, workerId, keys, taken),
     ],
   ]);
 
@@ -91,13 +104,13 @@ export class ExecutionWorkload implements Workload {
           stalledIntervalMs: Math.max(5000, Math.floor(this.d.lockDurationMs / 2)),
         },
         (payload, job) =>
-          this.handlers.get('execution.run')!(
-            payload,
-            s.worker_id,
-            new RedisKeys(s.redis_key_prefix),
-            // when the entry became due: a retry's backoff delay is not waiting time
-            job.timestamp + (job.opts.delay ?? 0),
-          ),
+          this.handlers.get('execution.run')!(payload, s.worker_id, new RedisKeys(s.redis_key_prefix), {
+            // when the entry became due: a retry's backoff delay is not waiting time (a deferral's is:
+            // it moves the job's own delay, not the delay it was enqueued with)
+            enqueuedAt: job.timestamp + (job.opts.delay ?? 0),
+            // each take of the entry starts it once; only deferrals take it again (a stalled one fails)
+            deferrals: Math.max(0, job.attemptsStarted - 1),
+          }),
       );
       this.consumer.start();
       this.d.logger.info({ pools: s.pools, concurrency: s.concurrency }, 'consuming execution queues');
@@ -124,7 +137,7 @@ export class ExecutionWorkload implements Workload {
     payload: ExecutionRunPayload,
     workerId: string,
     keys: RedisKeys,
-    enqueuedAt?: number,
+    { enqueuedAt, deferrals = 0 }: TakenJob = {},
   ): Promise<RunSummary> {
     const controller = new AbortController();
     for (const t of payload.targets) this.d.metrics.remember(t);
@@ -142,13 +155,27 @@ export class ExecutionWorkload implements Workload {
         hostname: this.d.hostname,
         runtimeFor: (t) => this.runtime(t),
         breakers: this.d.breakers,
+        slots: new RedisTargetSlots(this.d.redis, keys),
+        slotLeaseMs: this.d.lockDurationMs,
         sinkFor: (jobId) => new RedisJobEventSink(this.d.redis, keys, jobId),
         engineEnv: this.d.engineEnv,
         secretEnv: this.d.secretEnv,
         logger: { info: (m, f) => log.info(f ?? {}, m), warn: (m, f) => log.warn(f ?? {}, m) },
       });
-      log.info('job started');
-      const summary = await uc.execute(payload, controller.signal);
+      // a job deferred before comes back every few seconds while its targets are full: quieter then
+      if (deferrals) log.debug({ deferrals }, 'job started');
+      else log.info('job started');
+      const summary = await uc.execute(payload, controller.signal, { deferrals });
+      if (summary.deferred) {
+        const f = {
+          delay_ms: summary.deferred.delayMs,
+          deferrals: deferrals + 1,
+          reason: summary.deferred.reason,
+        };
+        if (deferrals) log.debug(f, 'job deferred: no target has a free slot');
+        else log.info(f, 'job deferred: no target has a free slot');
+        return summary;
+      }
       this.d.metrics.attemptEnded(payload, summary, enqueuedAt);
       log.info(
         { status: summary.status, handed_back: summary.handedBack ?? false, target_id: summary.targetId },
