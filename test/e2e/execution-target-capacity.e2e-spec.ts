@@ -1,0 +1,114 @@
+import { waitFor } from '@agentfleet/testing';
+import { type InProcessControlPlane, startInProcessControlPlane } from './support/in-process-control-plane';
+import { type RunningProcess, startExecutionWorker } from './support/processes';
+
+interface Job {
+  id: string;
+  status: string;
+  attempt: number;
+  target_id: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  error: string | null;
+}
+
+/** About a second of work in a plain process. */
+const ONE_SECOND = ['node', '-e', 'setTimeout(() => {}, 1000)'];
+const ENDED = ['completed', 'failed', 'failed_circuit_open', 'oom', 'timed_out', 'cancelled'];
+
+/**
+ * A target's `capacity.max_concurrent` holds across workers' slots: a real control plane, a real worker
+ * process with more slots than the target allows, the process runtime, PostgreSQL and Redis.
+ */
+describe('execution target capacity (max_concurrent enforced)', () => {
+  let cp: InProcessControlPlane & { url: string };
+  let worker: RunningProcess;
+  const targets: Record<string, { id: string }> = {};
+
+  beforeAll(async () => {
+    cp = await startInProcessControlPlane();
+    const admin = cp.as(cp.adminKey);
+    for (const [name, pool] of [
+      ['solo', 'cap-one'],
+      ['first', 'cap-spill'],
+      ['second', 'cap-spill'],
+    ] as const)
+      targets[name] = (
+        await admin
+          .post('/api/v1/execution-targets', {
+            name,
+            type: 'process',
+            worker_pool: pool,
+            capacity: { max_memory_mb: 1024, max_cpu: 2, max_concurrent: 1 },
+          })
+          .expect(201)
+      ).body as { id: string };
+    const token = (
+      await admin
+        .post('/api/v1/worker-tokens', {
+          name: 'capacity-worker',
+          capabilities: ['execute'],
+          pools: ['cap-one', 'cap-spill'],
+          max_concurrent_tasks: 4,
+        })
+        .expect(201)
+    ).body as { token: string };
+    worker = await startExecutionWorker(token.token, cp.url, {
+      AGENTFLEET_WORKER_RUNTIMES: 'process',
+      AGENTFLEET_WORKER_SLOTS: '4',
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    worker?.kill('SIGTERM');
+    await worker?.exited;
+    await cp?.close();
+  });
+
+  const submit = async (body: Record<string, unknown>) =>
+    ((await cp.as(cp.adminKey).post('/api/v1/jobs', body).expect(201)).body as Job).id;
+  const until = (id: string) =>
+    waitFor(
+      async () => {
+        const j = (await cp.as(cp.adminKey).get(`/api/v1/jobs/${id}`).expect(200)).body as Job;
+        return ENDED.includes(j.status) ? j : undefined;
+      },
+      { timeoutMs: 45_000, intervalMs: 100, what: `job ${id} to end` },
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n--- worker ---\n${worker.output().slice(-4000)}`);
+    });
+  const interval = (j: Job) => [Date.parse(j.started_at!), Date.parse(j.completed_at!)] as const;
+
+  it('runs the jobs of a target with max_concurrent 1 one after another on a worker with 4 slots; none fails', async () => {
+    const ids = await Promise.all([1, 2, 3].map(() => submit({ command: ONE_SECOND, pool: 'cap-one' })));
+    const jobs = await Promise.all(ids.map(until));
+    for (const j of jobs)
+      expect(j).toMatchObject({
+        status: 'completed',
+        attempt: 1,
+        target_id: targets['solo']!.id,
+        error: null,
+      });
+    const runs = jobs.map(interval).sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < runs.length; i++) expect(runs[i]![0]).toBeGreaterThanOrEqual(runs[i - 1]![1]);
+    // the ones that found the target full waited in the queue as the same attempt
+    expect(worker.output()).toContain('job deferred: no target has a free slot');
+    expect(worker.output()).toContain('solo: full (max_concurrent 1)');
+    // every lease was given back: the target's slot set is gone
+    expect(await cp.redis.redis.exists(`${cp.redis.prefix}target:${targets['solo']!.id}:slots`)).toBe(0);
+  });
+
+  it('sends a job whose target is full to another target of its pool that has a free slot', async () => {
+    const ids = await Promise.all(
+      [1, 2].map(() => submit({ command: ONE_SECOND, target_id: targets['first']!.id })),
+    );
+    const jobs = await Promise.all(ids.map(until));
+    expect(jobs.map((j) => j.status)).toEqual(['completed', 'completed']);
+    expect(new Set(jobs.map((j) => j.target_id))).toEqual(
+      new Set([targets['first']!.id, targets['second']!.id]),
+    );
+    // on two targets they ran side by side, not one after the other
+    const [a, b] = jobs.map(interval) as [readonly [number, number], readonly [number, number]];
+    expect(Math.max(a[0], b[0])).toBeLessThan(Math.min(a[1], b[1]));
+  });
+});
