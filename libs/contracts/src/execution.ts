@@ -195,7 +195,10 @@ export const createTargetSchema = z.strictObject({
       max_cpu: capacityFields.max_cpu.default(4),
       max_concurrent: capacityFields.max_concurrent.default(8),
     })
-    .default({ max_memory_mb: 4096, max_cpu: 4, max_concurrent: 8 }),
+    .default({ max_memory_mb: 4096, max_cpu: 4, max_concurrent: 8 })
+    .describe(
+      'max_memory_mb and max_cpu: the most one job may ask for (checked at submission). max_concurrent: containers on the target at once across all workers (slot leases in Redis); a job finding it full re-routes to another target of its pool or waits in its queue until a slot frees up',
+    ),
   allowed_images: allowedImagesSchema.default([]),
   default_image: imageNameSchema.default('agentfleet/agent-runtime:dev'),
   breaker: z
@@ -233,7 +236,7 @@ export const updateTargetSchema = z
       .refine(nonEmpty, 'at least one of max_memory_mb, max_cpu, max_concurrent')
       .optional()
       .describe(
-        'Caps checked when a job is submitted; jobs already accepted keep the limits they were accepted with. max_concurrent is recorded but not enforced yet (a worker runs as many jobs as its slots and its token allow)',
+        "max_memory_mb and max_cpu are caps checked when a job is submitted; jobs already accepted keep the limits they were accepted with. max_concurrent is how many containers run on the target at once across all workers: a worker leases a slot of the target in Redis before it starts a container and gives it back when the container ends (a dead worker's slots lapse with its job locks); a job whose target is full runs on another target of its pool with a free slot, or waits in its queue (deferred, still `queued`, the same attempt) until one frees up. A changed max_concurrent applies to jobs submitted or queued again from then on",
       ),
     allowed_images: allowedImagesSchema
       .optional()
