@@ -85,5 +85,7 @@ export const workerControlMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('cordon') }),
   z.object({ type: z.literal('uncordon') }),
   z.object({ type: z.literal('stop'), reason: z.string() }),
+  /** The worker's token changed (pools, capabilities, max_concurrent_tasks, labels): register again. */
+  z.object({ type: z.literal('reload') }),
 ]);
 export type WorkerControlMessage = z.infer<typeof workerControlMessageSchema>;

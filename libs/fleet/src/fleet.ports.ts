@@ -114,6 +114,11 @@ export interface WorkerRepository {
   lostIds(): Promise<string[]>;
   /** Workers of one token that are not offline. */
   activeByToken(tokenId: string): Promise<WorkerRecord[]>;
+  /**
+   * Online workers, registered before `registeredBefore`, whose settings are not their token's any
+   * more (pools, capabilities, concurrency, or a token label they lack): they missed a `reload`.
+   */
+  withStaleSettings(registeredBefore: Date, limit: number): Promise<string[]>;
 }
 
 /** Port: organizations as the fleet needs them: configuration names one, rows carry its id. */

@@ -126,6 +126,27 @@ export class InMemoryFleet implements UnitOfWork<FleetRepositories> {
       lostIds: async () => [...this.workers.values()].filter((w) => w.status === 'lost').map((w) => w.id),
       activeByToken: async (tokenId) =>
         [...this.workers.values()].filter((w) => w.tokenId === tokenId && w.status !== 'offline'),
+      withStaleSettings: async (registeredBefore, limit) => {
+        const sameSet = (a: readonly string[], b: readonly string[]) =>
+          a.length === b.length && a.every((x) => b.includes(x));
+        return [...this.workers.values()]
+          .filter((w) => {
+            const t = this.tokens.get(w.tokenId);
+            if (!t || t.revokedAt || w.status !== 'online' || w.registeredAt >= registeredBefore)
+              return false;
+            const slots =
+              typeof w.capacity['slots'] === 'number' ? w.capacity['slots'] : t.maxConcurrentTasks;
+            const concurrency = Math.min(t.maxConcurrentTasks, slots);
+            return (
+              !sameSet(w.pools, t.pools) ||
+              !sameSet(w.capabilities, t.capabilities) ||
+              w.concurrency !== concurrency ||
+              Object.entries(t.labels).some(([k, v]) => w.labels[k] !== v)
+            );
+          })
+          .map((w) => w.id)
+          .slice(0, limit);
+      },
     },
     organizations: {
       idByName: async (name) => this.organizationIds.get(name),

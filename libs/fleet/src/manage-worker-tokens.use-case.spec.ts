@@ -22,7 +22,8 @@ const change = (body: Record<string, unknown>): UpdateWorkerTokenInput => update
 
 async function setup(createdBy: string | null = 'api_key:x') {
   const fleet = new InMemoryFleet();
-  const uc = new ManageWorkerTokensUseCase(fleet, hasher, new FakeLiveness(), { now: () => new Date() });
+  const liveness = new FakeLiveness();
+  const uc = new ManageWorkerTokensUseCase(fleet, hasher, liveness, { now: () => new Date() });
   const token = await fleet.repos.workerTokens.create({
     organizationId: ORG,
     name: 'gpu-workers',
@@ -35,7 +36,25 @@ async function setup(createdBy: string | null = 'api_key:x') {
     createdBy,
     expiresAt: null,
   });
-  return { fleet, uc, token };
+  return { fleet, liveness, uc, token };
+}
+
+/** A worker of the token registered with its current settings (online unless said otherwise). */
+async function workerOf(fleet: InMemoryFleet, tokenId: string, instanceId: string) {
+  return fleet.repos.workers.upsertRegistration({
+    organizationId: ORG,
+    tokenId,
+    instanceId,
+    hostname: 'h',
+    version: '1',
+    protocolVersion: 1,
+    labels: { zone: 'a' },
+    capabilities: ['execute'],
+    pools: ['default'],
+    capacity: { memory_mb: 1024, cpus: 1, runtimes: ['process'] },
+    concurrency: 2,
+    registeredAt: new Date(),
+  });
 }
 
 describe('ManageWorkerTokensUseCase.update', () => {
@@ -97,6 +116,42 @@ describe('ManageWorkerTokensUseCase.update', () => {
       null,
     );
     expect(fleet.audit).toHaveLength(0);
+  });
+
+  it("tells the token's running workers to register again (reload) after a change of pools or concurrency", async () => {
+    const { fleet, liveness, uc, token } = await setup();
+    const [a, b] = [await workerOf(fleet, token.id, 'i-1'), await workerOf(fleet, token.id, 'i-2')];
+    await uc.update(
+      operator(),
+      token.id,
+      change({ pools: ['default', 'gpu'], max_concurrent_tasks: 8 }),
+      null,
+    );
+    expect(liveness.controls).toEqual(
+      expect.arrayContaining([
+        { workerId: a.id, message: { type: 'reload' } },
+        { workerId: b.id, message: { type: 'reload' } },
+      ]),
+    );
+    expect(liveness.controls).toHaveLength(2);
+  });
+
+  it('sends no reload for a rename alone, nor for a call that changes nothing', async () => {
+    const { fleet, liveness, uc, token } = await setup();
+    await workerOf(fleet, token.id, 'i-1');
+    await uc.update(operator(), token.id, change({ name: 'renamed' }), null);
+    await uc.update(operator(), token.id, change({ pools: ['default'] }), null);
+    expect(liveness.controls).toEqual([]);
+  });
+
+  it('keeps a committed change when Redis cannot be told (the reaper repeats the reload)', async () => {
+    const { fleet, liveness, uc, token } = await setup();
+    await workerOf(fleet, token.id, 'i-1');
+    liveness.sendControl = async () => {
+      throw new Error('Redis went away');
+    };
+    const view = await uc.update(operator(), token.id, change({ max_concurrent_tasks: 6 }), null);
+    expect(view).toMatchObject({ max_concurrent_tasks: 6 });
   });
 
   it('refuses a revoked token with a conflict and changes nothing', async () => {

@@ -69,14 +69,15 @@ export class ManageWorkerTokensUseCase {
   }
 
   /**
-   * Changes the settings of a live token; only the fields given change. Workers read their token's
-   * settings when they register (heartbeats check only revocation and expiry), so a running worker
-   * keeps what it registered with until it registers again (a restart). A revoked token is a conflict;
-   * so is a token provisioned from configuration, whose settings the next control-plane start would
-   * put back. A call that changes nothing writes nothing.
+   * Changes the settings of a live token; only the fields given change. Workers take a token's settings
+   * when they register, so after the commit each of its running workers is sent `reload`: it registers
+   * again with its next heartbeat and its queues and concurrency follow (running jobs go on). A revoked
+   * token is a conflict; so is a token provisioned from configuration, whose settings the next
+   * control-plane start would put back. A call that changes nothing writes nothing.
    */
   async update(principal: Principal, id: string, input: UpdateWorkerTokenInput, ip: string | null) {
     const now = this.clock.now();
+    let reload = false;
     const token = await this.uow.run(async (repos) => {
       // every writer of token settings takes this lock (held until commit): two partial changes of one
       // token apply one after the other, each on the other's result
@@ -97,6 +98,7 @@ export class ManageWorkerTokensUseCase {
       };
       const changes = settingChanges(t, next);
       if (!Object.keys(changes).length) return t;
+      reload = Object.keys(changes).some((k) => k !== 'name');
       // conditional on the token not being revoked: a revocation that commits first wins
       const updated = await repos.workerTokens.updateSettings(principal.organizationId, id, next);
       if (!updated) throw new ConflictError(`worker token ${id} is revoked; create a new one`);
@@ -109,6 +111,7 @@ export class ManageWorkerTokensUseCase {
       });
       return updated;
     });
+    if (reload) await reloadWorkersOfToken(this.uow, this.liveness, token.id);
     return workerTokenView(token, now);
   }
 
@@ -163,6 +166,24 @@ export async function stopWorkersOfToken(
       { action: 'worker.stopped', details: { reason } },
     ),
   );
+}
+
+/**
+ * Tells the token's running workers to register again (taking its settings). The change is committed
+ * already: if Redis cannot be told now, the reaper finds the workers whose settings differ from their
+ * token's and tells them (reconcileWorkerSettings), so the error is not the caller's.
+ */
+async function reloadWorkersOfToken(
+  uow: UnitOfWork<FleetRepositories>,
+  liveness: FleetLiveness,
+  tokenId: string,
+): Promise<void> {
+  try {
+    const active = await uow.run((repos) => repos.workers.activeByToken(tokenId));
+    await Promise.all(active.map((w) => liveness.sendControl(w.id, { type: 'reload' })));
+  } catch {
+    // repaired by the reaper
+  }
 }
 
 /** Changed settings by API field name; lists compare as sets (their order means nothing). */

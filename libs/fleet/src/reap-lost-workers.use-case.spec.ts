@@ -32,7 +32,7 @@ async function setup(workerCount = 2) {
       capabilities: ['execute'],
       pools: ['default'],
       capacity: {},
-      concurrency: 1,
+      concurrency: 2, // what registration gives: the token's max_concurrent_tasks (no slots given)
       registeredAt: new Date(live.nowMs),
     });
     live.beat(w.id);
@@ -66,7 +66,7 @@ describe('ReapLostWorkersUseCase', () => {
     live.nowMs += 5000;
     expect((await reaper.execute()).lost).toHaveLength(2);
     const again = await reaper.execute();
-    expect(again).toEqual({ lost: [], recovered: [], stopped: [] });
+    expect(again).toEqual({ lost: [], recovered: [], stopped: [], reloaded: [] });
   });
 
   it('repairs a cycle that died between PostgreSQL and Redis', async () => {
@@ -119,6 +119,43 @@ describe('ReapLostWorkersUseCase', () => {
     expect(live.tokenState.get(token.id)).toEqual({
       revoked: false,
       expiresAt: fleet.tokens.get(token.id)!.expiresAt,
+    });
+  });
+
+  describe('workers that missed a token change (reload)', () => {
+    it("tells a worker still running with its token's old pools to register again, once it had time to act", async () => {
+      const { fleet, live, token, ids, reaper } = await setup(1);
+      fleet.tokens.get(token.id)!.pools = ['default', 'gpu'];
+      live.nowMs += 1000; // registered one interval ago: it may still be acting on the first reload
+      live.beat(ids[0]!);
+      expect((await reaper.execute()).reloaded).toEqual([]);
+      live.nowMs += 2500;
+      live.beat(ids[0]!);
+      expect((await reaper.execute()).reloaded).toEqual([ids[0]]);
+      expect(live.controls).toEqual([{ workerId: ids[0], message: { type: 'reload' } }]);
+    });
+
+    it('finds a changed concurrency and token labels too, and leaves workers with current settings alone', async () => {
+      const { fleet, live, token, ids, reaper } = await setup(2);
+      live.nowMs += 3500;
+      ids.forEach((id) => live.beat(id));
+      expect((await reaper.execute()).reloaded).toEqual([]);
+      fleet.tokens.get(token.id)!.maxConcurrentTasks = 4;
+      expect((await reaper.execute()).reloaded.sort()).toEqual([...ids].sort());
+      fleet.tokens.get(token.id)!.maxConcurrentTasks = 2;
+      fleet.tokens.get(token.id)!.labels = { zone: 'b' };
+      expect((await reaper.execute()).reloaded.sort()).toEqual([...ids].sort());
+    });
+
+    it('leaves the workers of a revoked token to be stopped, not reloaded', async () => {
+      const { fleet, live, token, reaper } = await setup(1);
+      live.nowMs += 3500;
+      const t = fleet.tokens.get(token.id)!;
+      t.pools = ['gpu'];
+      t.revokedAt = new Date(live.nowMs);
+      const r = await reaper.execute();
+      expect(r.reloaded).toEqual([]);
+      expect(live.controls.map((c) => c.message.type)).toEqual(['stop']);
     });
   });
 });

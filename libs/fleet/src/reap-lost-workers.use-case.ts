@@ -8,7 +8,12 @@ export interface ReapResult {
   lost: WorkerRecord[];
   recovered: WorkerRecord[];
   stopped: WorkerRecord[];
+  /** Workers told to register again: their token changed and they missed the `reload`. */
+  reloaded: string[];
 }
+
+/** Heartbeat intervals a worker has to take a token change before the reaper tells it again. */
+const RELOAD_AFTER_INTERVALS = 3;
 
 /**
  * One reaper cycle, run only by the elected leader. Every step is idempotent: PostgreSQL is changed
@@ -29,7 +34,20 @@ export class ReapLostWorkersUseCase {
     const lost = await this.markLost(now, cutoff);
     const recovered = await this.markRecovered(now, cutoff);
     const stopped = await this.stopWorkersOfDeadTokens(now);
-    return { lost, recovered, stopped };
+    const reloaded = await this.reloadStaleSettings(now);
+    return { lost, recovered, stopped, reloaded };
+  }
+
+  /**
+   * Repeats a token change's `reload` for workers still running with the old settings (Redis was away
+   * when the change was made, or the control plane died in between). Only workers registered a few
+   * heartbeats ago: one that just registered, or was just told, has time to act first.
+   */
+  private async reloadStaleSettings(now: Date): Promise<string[]> {
+    const before = new Date(now.getTime() - RELOAD_AFTER_INTERVALS * this.settings.heartbeatIntervalMs);
+    const ids = await this.uow.run((repos) => repos.workers.withStaleSettings(before, this.batchSize));
+    await Promise.all(ids.map((id) => this.liveness.sendControl(id, { type: 'reload' })));
+    return ids;
   }
 
   private async markLost(now: Date, cutoff: Date): Promise<WorkerRecord[]> {

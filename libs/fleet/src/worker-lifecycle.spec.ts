@@ -222,6 +222,71 @@ describe('WorkerLifecycle', () => {
     expect(heartbeat.beats.length).toBe(beats);
   });
 
+  it('registers again on a reload message (token settings changed), keeping its id; the workload takes the new session', async () => {
+    const { client, heartbeat, workload, lifecycle } = make();
+    await lifecycle.start();
+    const resumes = jest.spyOn(workload, 'resume');
+    let again = 0;
+    client.register = async () => {
+      again++;
+      return { ...session, pools: ['default', 'gpu'], concurrency: 6 };
+    };
+    heartbeat.control({ type: 'reload' });
+    await until(() => again === 1);
+    expect(lifecycle.currentSession).toMatchObject({
+      worker_id: session.worker_id,
+      pools: ['default', 'gpu'],
+      concurrency: 6,
+    });
+    expect(resumes).toHaveBeenCalledTimes(1);
+    await lifecycle.stop({ kind: 'signal', signal: 'SIGTERM' });
+  });
+
+  it('retries a reload with the next heartbeats while the control plane is unreachable, heartbeating meanwhile', async () => {
+    const { client, heartbeat, lifecycle } = make();
+    await lifecycle.start();
+    client.failuresBeforeSuccess = 2;
+    const before = client.registrations;
+    heartbeat.control({ type: 'reload' });
+    await until(() => client.registrations === before + 3);
+    const beats = heartbeat.beats.length;
+    await until(() => heartbeat.beats.length >= beats + 3);
+    // done: no more registrations once one succeeded
+    expect(client.registrations).toBe(before + 3);
+    expect(quietLogger.warn).toHaveBeenCalledWith(
+      'could not take new token settings (control plane unreachable); retrying',
+      expect.any(Object),
+    );
+    await lifecycle.stop({ kind: 'signal', signal: 'SIGTERM' });
+  });
+
+  it('registers once for several reloads that came with one heartbeat', async () => {
+    const { client, heartbeat, lifecycle } = make();
+    await lifecycle.start();
+    heartbeat.control({ type: 'reload' }, { type: 'reload' }, { type: 'reload' });
+    await until(() => client.registrations === 2);
+    const beats = heartbeat.beats.length;
+    await until(() => heartbeat.beats.length >= beats + 2);
+    expect(client.registrations).toBe(2);
+    await lifecycle.stop({ kind: 'signal', signal: 'SIGTERM' });
+  });
+
+  it('stays cordoned when it registers again on a reload', async () => {
+    const { client, heartbeat, workload, lifecycle } = make();
+    await lifecycle.start();
+    heartbeat.control({ type: 'cordon' });
+    await until(() => lifecycle.schedulingState === 'cordoned');
+    client.register = async () => {
+      client.registrations++;
+      return { ...session, scheduling: 'cordoned' };
+    };
+    heartbeat.control({ type: 'reload' });
+    await until(() => client.registrations === 2);
+    expect(workload.paused).toBe(true);
+    expect(lifecycle.schedulingState).toBe('cordoned');
+    await lifecycle.stop({ kind: 'signal', signal: 'SIGTERM' });
+  });
+
   it('starts paused when the control plane says it is cordoned', async () => {
     const { client, workload, lifecycle } = make();
     client.register = async () => ({ ...session, scheduling: 'cordoned' });

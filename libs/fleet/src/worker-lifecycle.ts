@@ -43,6 +43,8 @@ export class WorkerLifecycle {
   private readonly backoff: { initialMs: number; maxMs: number };
   private heartbeat: HeartbeatSender | undefined;
   private heartbeatPrefix: string | undefined;
+  /** A reload the control plane asked for that has not succeeded yet. */
+  private reloadPending = false;
 
   constructor(private readonly o: WorkerLifecycleOptions) {
     this.backoff = o.backoff ?? { initialMs: 500, maxMs: 15_000 };
@@ -92,29 +94,37 @@ export class WorkerLifecycle {
     this.resolveStopped(reason);
   }
 
+  /**
+   * One registration: the session (token settings: pools, capabilities, concurrency) replaces the
+   * previous one, and the workload is resumed — taking the new settings — or paused, as the control
+   * plane says. Registering again keeps the worker's id.
+   */
+  private async registerOnce(): Promise<WorkerRegisterResponse & { scheduling: string }> {
+    const s = await this.o.client.register(this.o.registration);
+    this.session = s;
+    if (this.heartbeatPrefix !== s.redis_key_prefix) {
+      this.heartbeat = this.o.heartbeatFor(s.redis_key_prefix);
+      this.heartbeatPrefix = s.redis_key_prefix;
+    }
+    this.scheduling = s.scheduling === 'cordoned' || s.scheduling === 'draining' ? s.scheduling : 'active';
+    if (this.scheduling === 'active') await this.o.workload.resume();
+    else await this.o.workload.pause();
+    this.o.logger.info('worker registered', {
+      worker_id: s.worker_id,
+      queues: s.queues,
+      concurrency: s.concurrency,
+      heartbeat_interval_ms: s.heartbeat_interval_ms,
+      scheduling: this.scheduling,
+    });
+    return s;
+  }
+
   private async registerWithBackoff(): Promise<WorkerRegisterResponse & { scheduling: string }> {
     let delay = this.backoff.initialMs;
     for (let attempt = 1; ; attempt++) {
       if (this.stopping) throw new Error('worker is stopping');
       try {
-        const s = await this.o.client.register(this.o.registration);
-        this.session = s;
-        if (this.heartbeatPrefix !== s.redis_key_prefix) {
-          this.heartbeat = this.o.heartbeatFor(s.redis_key_prefix);
-          this.heartbeatPrefix = s.redis_key_prefix;
-        }
-        this.scheduling =
-          s.scheduling === 'cordoned' || s.scheduling === 'draining' ? s.scheduling : 'active';
-        if (this.scheduling === 'active') await this.o.workload.resume();
-        else await this.o.workload.pause();
-        this.o.logger.info('worker registered', {
-          worker_id: s.worker_id,
-          queues: s.queues,
-          concurrency: s.concurrency,
-          heartbeat_interval_ms: s.heartbeat_interval_ms,
-          scheduling: this.scheduling,
-        });
-        return s;
+        return await this.registerOnce();
       } catch (e) {
         if (e instanceof PermanentRegistrationError) {
           this.o.logger.error('registration refused; not retrying', { status: e.status, error: e.message });
@@ -157,7 +167,12 @@ export class WorkerLifecycle {
       this.beatFailures = 0;
       switch (res.outcome) {
         case 'ok':
-          for (const c of res.controls) await this.apply(c);
+          {
+            // several reloads (the token changed twice, the reaper repeated one) need one registration
+            const reloads = res.controls.filter((c) => c.type === 'reload');
+            for (const c of res.controls) if (c.type !== 'reload') await this.apply(c);
+            if (reloads.length || this.reloadPending) await this.apply(reloads[0] ?? { type: 'reload' });
+          }
           break;
         case 'revoked':
           this.o.logger.error('worker token revoked; stopping', { worker_id: s.worker_id });
@@ -212,6 +227,34 @@ export class WorkerLifecycle {
       case 'stop':
         void this.stop({ kind: 'control', message: c.reason });
         return;
+      case 'reload':
+        await this.reload();
+        return;
+    }
+  }
+
+  /**
+   * The token's settings changed: register again to take them (running work goes on). One attempt per
+   * heartbeat, so heartbeats keep flowing while the control plane is away; retried with the next ones.
+   */
+  private async reload(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      await this.registerOnce();
+      this.reloadPending = false;
+    } catch (e) {
+      if (e instanceof PermanentRegistrationError) {
+        this.o.logger.error('registration refused while taking new token settings; stopping', {
+          status: e.status,
+          error: e.message,
+        });
+        void this.stop({ kind: 'fatal', message: e.message });
+        return;
+      }
+      this.reloadPending = true;
+      this.o.logger.warn('could not take new token settings (control plane unreachable); retrying', {
+        error: errMessage(e),
+      });
     }
   }
 

@@ -279,6 +279,36 @@ describe('TypeormWorkerRepository', () => {
     expect(active.find((w) => w.id === lost.id)?.status).toBe('lost');
   });
 
+  it("withStaleSettings finds online workers whose pools, capabilities, concurrency or token labels are not their token's", async () => {
+    const org = await newOrganization();
+    const token = await newToken(org, { pools: ['default', 'gpu'] });
+    const current = await register(token, { pools: ['gpu', 'default'], labels: { zone: 'a', own: 'x' } });
+    const oldPools = await register(token, { pools: ['default'] });
+    const oldConcurrency = await register(token, { pools: ['default', 'gpu'], concurrency: 1 });
+    // 3 slots cap the token's 2: concurrency 2 is current; its own labels beside the token's are fine
+    const capped = await register(token, {
+      pools: ['default', 'gpu'],
+      capacity: { memory_mb: 1024, cpus: 2, slots: 1 },
+      concurrency: 1,
+    });
+    const oldLabels = await register(token, { pools: ['default', 'gpu'], labels: { zone: 'b' } });
+    const lostOne = await register(token, { pools: ['default'] });
+    const recent = await register(token, {
+      pools: ['default'],
+      registeredAt: new Date('2031-06-01T00:00:00Z'),
+    });
+    await uow.run((r) => r.workers.transition([lostOne.id], ['online'], 'lost', new Date()));
+    const stale = await uow.run((r) => r.workers.withStaleSettings(new Date('2031-01-01T00:00:00Z'), 100));
+    expect(stale).toEqual(expect.arrayContaining([oldPools.id, oldConcurrency.id, oldLabels.id]));
+    for (const fine of [current, capped, lostOne, recent]) expect(stale).not.toContain(fine.id);
+
+    await uow.run((r) => r.workerTokens.revoke(org, token.id, new Date()));
+    const afterRevoke = await uow.run((r) =>
+      r.workers.withStaleSettings(new Date('2031-01-01T00:00:00Z'), 100),
+    );
+    expect(afterRevoke).not.toContain(oldPools.id);
+  });
+
   it('lostIds returns lost workers of every organization and nothing else', async () => {
     const [orgA, orgB] = [await newOrganization(), await newOrganization()];
     const lostA = await register(await newToken(orgA));

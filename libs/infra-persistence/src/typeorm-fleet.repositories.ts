@@ -179,6 +179,21 @@ class TypeormWorkerRepository implements WorkerRepository {
     );
     return rows.map((r) => camelRow<WorkerRecord>(r));
   }
+  async withStaleSettings(registeredBefore: Date, limit: number) {
+    // lists compare as sets; concurrency as registration computes it (the token's, capped by the slots)
+    const rows = await this.em.query<{ id: string }[]>(
+      `SELECT w.id FROM workers w JOIN worker_tokens t ON t.id = w.token_id
+        WHERE w.status = 'online' AND t.revoked_at IS NULL AND w.registered_at < $1
+          AND (NOT (w.pools @> t.pools AND t.pools @> w.pools)
+            OR NOT (w.capabilities @> t.capabilities AND t.capabilities @> w.capabilities)
+            OR w.concurrency <> LEAST(t.max_concurrent_tasks,
+                                      COALESCE((w.capacity->>'slots')::int, t.max_concurrent_tasks))
+            OR NOT (w.labels @> t.labels))
+        ORDER BY w.registered_at LIMIT $2`,
+      [registeredBefore, limit],
+    );
+    return rows.map((r) => r.id);
+  }
 }
 
 export function fleetRepositories(em: EntityManager): FleetRepositories {

@@ -103,7 +103,7 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
       const started = performance.now();
       const r =
         Date.now() < this.judgeLivenessFrom
-          ? { lost: [], recovered: [], stopped: [] }
+          ? { lost: [], recovered: [], stopped: [], reloaded: [] }
           : await this.reap.execute();
       for (const w of r.lost)
         this.logger.warn({
@@ -123,6 +123,8 @@ export class ReaperService implements OnApplicationBootstrap, OnApplicationShutd
           organization_id: w.organizationId,
           msg: 'worker stopped (token revoked or expired)',
         });
+      for (const id of r.reloaded)
+        this.logger.log({ worker_id: id, msg: 'worker told again to take its token settings (reload)' });
       // fencing: what ran on a lost (or offline) worker goes back to its queue with attempt + 1
       const handedBack = await this.handBack.sweep();
       for (const j of handedBack) {
