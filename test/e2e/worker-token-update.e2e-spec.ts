@@ -11,8 +11,8 @@ import { type InProcessControlPlane, startInProcessControlPlane } from './suppor
 /**
  * PATCH /api/v1/worker-tokens/{id}: an operator changes a live token's name, pools, capabilities,
  * max_concurrent_tasks and labels (docs/runbook.md: AgentFleetQueueBacklogOld, AgentFleetPoolWithoutWorkers).
- * Workers read a token's settings when they register: a running worker takes the change when it
- * registers again.
+ * Workers take a token's settings when they register; a running worker is told to register again
+ * (test/e2e/worker-token-reload.e2e-spec.ts runs that with a real worker).
  */
 describe('changing a worker token (HTTP API, real PostgreSQL and Redis)', () => {
   let cp: InProcessControlPlane & { url: string };

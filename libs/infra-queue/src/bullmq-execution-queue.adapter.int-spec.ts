@@ -207,6 +207,61 @@ describe('BullMQ execution queue (real Redis)', () => {
     await watcher.close();
   });
 
+  it('takes new pools and concurrency while running: an added pool is consumed, a dropped one is not, and a paused consumer stays paused', async () => {
+    const handled: string[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const consumer = new BullmqExecutionConsumer(
+      {
+        connection,
+        prefix: `${r.prefix}bull`,
+        pools: ['a'],
+        concurrency: 1,
+        lockDurationMs: 5000,
+        stalledIntervalMs: 5000,
+      },
+      async (p) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((res) => setTimeout(res, 150));
+        inFlight--;
+        handled.push(p.pool);
+        return undefined;
+      },
+    );
+    consumer.start();
+    const done = (pool: string) => async () =>
+      ((await queue.stats(pool)).counts['completed'] ?? 0) >= 2 ? true : undefined;
+
+    consumer.reconfigure(['a', 'b'], 2);
+    expect(consumer.pools().sort()).toEqual(['a', 'b']);
+    await queue.enqueueMany([1, 2].map(() => ({ payload: payload(randomUUID(), 1, 'b'), priority: 1 })));
+    await waitFor(done('b'), { timeoutMs: 10_000, what: 'the added pool to be consumed' });
+    expect(maxInFlight).toBe(2); // the new concurrency
+
+    consumer.reconfigure(['b'], 2);
+    expect(consumer.pools()).toEqual(['b']);
+    await queue.enqueue(payload(randomUUID(), 1, 'a'), { priority: 1 });
+    await new Promise((res) => setTimeout(res, 500));
+    expect(
+      ((await queue.stats('a')).counts['prioritized'] ?? 0) +
+        ((await queue.stats('a')).counts['waiting'] ?? 0),
+    ).toBe(1);
+
+    // a pool added while cordoned waits for resume()
+    await consumer.pause();
+    consumer.reconfigure(['b', 'c'], 2);
+    await queue.enqueue(payload(randomUUID(), 1, 'c'), { priority: 1 });
+    await new Promise((res) => setTimeout(res, 500));
+    expect(handled.filter((x) => x === 'c')).toEqual([]);
+    consumer.resume();
+    await waitFor(async () => (handled.includes('c') ? true : undefined), {
+      timeoutMs: 10_000,
+      what: 'the pool added while paused to be consumed after resume',
+    });
+    await consumer.close();
+  });
+
   it('reports an attempt whose lock expired (its worker died) as stalled', async () => {
     const stalled: { jobId: string; attempt: number }[] = [];
     const watcher = new StalledAttemptWatcher({ connection, prefix: `${r.prefix}bull` }, (jobId, attempt) =>

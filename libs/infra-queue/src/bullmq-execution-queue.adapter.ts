@@ -132,57 +132,91 @@ export type ConsumerResult = { deferred?: { delayMs: number } | undefined } | un
  * (and its lock) in the same script that delays it, so the stalled check never sees it.
  */
 export class BullmqExecutionConsumer {
-  private readonly workers: Worker[] = [];
+  /** One BullMQ Worker per pool consumed. */
+  private readonly workers = new Map<string, Worker>();
+  private concurrency: number;
+  private paused = false;
 
   constructor(
     private readonly o: ExecutionConsumerOptions,
     private readonly handle: (payload: ExecutionRunPayload, job: Job) => Promise<ConsumerResult>,
-  ) {}
+  ) {
+    this.concurrency = o.concurrency;
+  }
 
   start(): void {
-    for (const pool of this.o.pools) {
-      const w = new Worker(
-        RUN.queue(pool),
-        async (job: Job, token?: string) => {
-          const parsed = executionRunPayloadSchema.safeParse(job.data);
-          if (!parsed.success)
-            throw new Error(`payload does not match execution.run v1: ${parsed.error.message}`);
-          const result = await this.handle(parsed.data, job);
-          if (result?.deferred) {
-            // BullMQ's way to delay a job from its processor: move it with the lock's token, then tell
-            // the worker with DelayedError that it is neither completed nor failed
-            await job.moveToDelayed(Date.now() + result.deferred.delayMs, token);
-            throw new DelayedError();
-          }
-          return result;
-        },
-        {
-          connection: this.o.connection,
-          prefix: this.o.prefix,
-          concurrency: this.o.concurrency,
-          lockDuration: this.o.lockDurationMs,
-          stalledInterval: this.o.stalledIntervalMs,
-          maxStalledCount: 0,
-          autorun: true,
-        },
-      );
-      w.on('error', () => undefined);
-      this.workers.push(w);
+    for (const pool of this.o.pools) this.consume(pool);
+  }
+
+  /** The pools consumed now. */
+  pools(): string[] {
+    return [...this.workers.keys()];
+  }
+
+  /**
+   * New settings while running (the worker's token changed): consumes exactly `pools` — a dropped
+   * pool's Worker takes nothing more and closes once its running jobs have ended, in the background —
+   * each at `concurrency` (BullMQ applies a new concurrency to the next jobs it takes).
+   */
+  reconfigure(pools: readonly string[], concurrency: number): void {
+    this.concurrency = concurrency;
+    for (const [pool, w] of this.workers) {
+      if (pools.includes(pool)) {
+        w.concurrency = concurrency;
+        continue;
+      }
+      this.workers.delete(pool);
+      void w.close(false).catch(() => undefined);
     }
+    for (const pool of pools) if (!this.workers.has(pool)) this.consume(pool);
+  }
+
+  private consume(pool: string): void {
+    const w = new Worker(
+      RUN.queue(pool),
+      async (job: Job, token?: string) => {
+        const parsed = executionRunPayloadSchema.safeParse(job.data);
+        if (!parsed.success)
+          throw new Error(`payload does not match execution.run v1: ${parsed.error.message}`);
+        const result = await this.handle(parsed.data, job);
+        if (result?.deferred) {
+          // BullMQ's way to delay a job from its processor: move it with the lock's token, then tell
+          // the worker with DelayedError that it is neither completed nor failed
+          await job.moveToDelayed(Date.now() + result.deferred.delayMs, token);
+          throw new DelayedError();
+        }
+        return result;
+      },
+      {
+        connection: this.o.connection,
+        prefix: this.o.prefix,
+        concurrency: this.concurrency,
+        lockDuration: this.o.lockDurationMs,
+        stalledInterval: this.o.stalledIntervalMs,
+        maxStalledCount: 0,
+        // a pool added while paused (cordoned) waits for resume()
+        autorun: !this.paused,
+      },
+    );
+    w.on('error', () => undefined);
+    this.workers.set(pool, w);
   }
 
   /** Stop taking jobs (drain, cordon); running ones go on. */
   async pause(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.pause(true)));
+    this.paused = true;
+    await Promise.all([...this.workers.values()].map((w) => w.pause(true)));
   }
 
   resume(): void {
-    for (const w of this.workers) w.resume();
+    this.paused = false;
+    // a Worker made while paused has not run yet: resume() starts it
+    for (const w of this.workers.values()) w.resume();
   }
 
   /** Closes the workers; with `force` false, waits for running jobs. */
   async close(force = false): Promise<void> {
-    await Promise.allSettled(this.workers.map((w) => w.close(force)));
+    await Promise.allSettled([...this.workers.values()].map((w) => w.close(force)));
   }
 }
 

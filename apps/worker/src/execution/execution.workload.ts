@@ -61,6 +61,8 @@ export class ExecutionWorkload implements Workload {
   private readonly runtimes = new Map<string, ContainerRuntime>();
   private paused = true;
   private subscribed = false;
+  /** The concurrency the consumer runs with (the session's when it was made or last reconfigured). */
+  private consumerConcurrency = 0;
 
   /** Every job of the catalog has exactly one handler here, or the worker does not start. */
   private readonly handlers = handlerRegistry([
@@ -92,7 +94,16 @@ export class ExecutionWorkload implements Workload {
     if (!s) return;
     this.paused = false;
     await this.subscribe(s.redis_key_prefix);
-    if (!s.capabilities.includes('execute')) return;
+    if (!s.capabilities.includes('execute')) {
+      // the token no longer lets it execute (a reload): take nothing more; running jobs end as they do
+      if (this.consumer) {
+        const consumer = this.consumer;
+        this.consumer = undefined;
+        void consumer.close(false);
+        this.d.logger.info('execute capability removed from the token: consuming no execution queue');
+      }
+      return;
+    }
     if (!this.consumer) {
       this.consumer = new BullmqExecutionConsumer(
         {
@@ -115,8 +126,19 @@ export class ExecutionWorkload implements Workload {
       this.consumer.start();
       this.d.logger.info({ pools: s.pools, concurrency: s.concurrency }, 'consuming execution queues');
     } else {
+      // registered again (the token changed): its pools and concurrency are the session's now
+      const current = this.consumer.pools();
+      const same = current.length === s.pools.length && s.pools.every((p) => current.includes(p));
+      if (!same || this.consumerConcurrency !== s.concurrency) {
+        this.consumer.reconfigure(s.pools, s.concurrency);
+        this.d.logger.info(
+          { pools: s.pools, concurrency: s.concurrency, previous_pools: current },
+          'token settings changed: consuming execution queues with the new settings',
+        );
+      }
       this.consumer.resume();
     }
+    this.consumerConcurrency = s.concurrency;
   }
 
   /** Waits for running jobs; after `timeoutMs` stops their containers and hands them back. */
