@@ -85,14 +85,19 @@ export class ManageJobsUseCase {
     });
     if (job.status === 'queued') {
       // whether or not a worker took it meanwhile, the conditional update decides who wins
-      await this.queue.removeQueued(job.pool, job.id, job.attempt);
+      const removed = await this.queue.removeQueued(job.pool, job.id, job.attempt);
       const cancelled = await this.uow.run((repos) =>
         repos.jobs.transition(job.id, job.attempt, transitionFrom('cancel_queued'), 'cancelled', {
           completedAt: now,
           error: 'cancelled before it started',
         }),
       );
-      if (cancelled) return jobView(cancelled);
+      if (cancelled) {
+        // a worker held its queue entry (taking it, or giving it back deferred): the cancel flag makes
+        // that worker, or the next one to take the entry, end it before any container starts
+        if (!removed) await this.signals.cancel(job.id, job.workerId);
+        return jobView(cancelled);
+      }
     }
     if (!isTerminal(job.status)) await this.signals.cancel(job.id, job.workerId);
     const latest = await this.uow.run((repos) => repos.jobs.findById(principal.organizationId, id));
