@@ -61,7 +61,10 @@ export class WorkerMetrics {
    * into the enqueue→start time of the take that starts it.
    */
   attemptEnded(payload: ExecutionRunPayload, summary: RunSummary, enqueuedAt: number | undefined): void {
-    if (summary.status === 'deferred') return;
+    if (summary.status === 'deferred') {
+      this.metrics.counter('jobDeferrals').inc({ pool: payload.pool });
+      return;
+    }
     const target = summary.targetId ? this.targetName(summary.targetId) : 'none';
     const status = summary.handedBack ? 'handed_back' : summary.status;
     const labels = { pool: payload.pool, target, status };

@@ -247,6 +247,13 @@ export const METRICS = {
     labels: ['pool', 'target', 'status'],
     component: 'worker',
   },
+  jobDeferrals: {
+    name: 'agentfleet_job_deferrals_total',
+    type: 'counter',
+    help: 'Attempts this worker gave back to their queue unstarted because every target they may use was full (capacity.max_concurrent)',
+    labels: ['pool'],
+    component: 'worker',
+  },
   jobDuration: {
     name: 'agentfleet_job_duration_seconds',
     type: 'histogram',

@@ -99,12 +99,24 @@ export const executionDashboard: DashboardSpec = {
             'Attempts put back in their queue as attempt + 1: retry after a failure, OOM retry with more ' +
             'memory, worker lost, BullMQ lock expired.',
           unit: 'ops',
-          size: { w: 24, h: 7 },
+          size: { w: 12, h: 7 },
           queries: [
             query(
               `sum by (pool, reason) (rate(agentfleet_jobs_requeued_total{${POOL}}${RATE}))`,
               '{{pool}} {{reason}}',
             ),
+          ],
+        }),
+        timeseriesPanel({
+          title: 'Deferrals (targets full)',
+          description:
+            'Attempts a worker gave back to their queue unstarted, as the same attempt, because every target ' +
+            'of the pool they may use was at its capacity.max_concurrent. Steady deferrals: raise the ' +
+            "targets' max_concurrent or add a target to the pool.",
+          unit: 'ops',
+          size: { w: 12, h: 7 },
+          queries: [
+            query(`sum by (pool) (rate(agentfleet_job_deferrals_total{${POOL}}${RATE}))`, '{{pool}}'),
           ],
         }),
       ],
