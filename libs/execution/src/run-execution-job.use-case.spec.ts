@@ -290,6 +290,7 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
       run?: (spec: RunSpec, io: RunIO, targetId: string) => Promise<RunOutcome>;
       open?: string[];
       now?: () => Date;
+      cancelRequested?: (jobId: string) => Promise<boolean>;
     } = {},
   ) {
     const slots = new MemorySlots();
@@ -332,6 +333,7 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
       logger: { info: () => undefined, warn: (m) => void warnings.push(m) },
       random: () => 0.5,
       ...(o.now ? { now: o.now } : {}),
+      ...(o.cancelRequested ? { cancelRequested: o.cancelRequested } : {}),
     });
     return { uc, slots, events, ranOn, fired, warnings };
   }
@@ -347,6 +349,32 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
     expect(f.events.find((e) => e.type === 'started')).toMatchObject({ target_id: B });
     // the full target was asked, not taken
     expect(f.slots.holders(A)).toEqual(['other-job:a1']);
+  });
+
+  it('ends a job whose cancel flag was raised before it started as cancelled: nothing runs, its slot is given back', async () => {
+    const f = fleet({ cancelRequested: async () => true });
+    const summary = await f.uc.execute(twoTargets(1, 1), new AbortController().signal);
+    expect(summary.status).toBe('cancelled');
+    expect(f.ranOn).toEqual([]);
+    expect(f.events.map((e) => e.type)).toEqual(['finished']);
+    expect(f.slots.holders(A)).toEqual([]);
+  });
+
+  it('asks for the cancel flag and the first slot at once (one round trip), not one after the other', async () => {
+    let answer!: (v: boolean) => void;
+    const f = fleet({ cancelRequested: () => new Promise<boolean>((r) => (answer = r)) });
+    const running = f.uc.execute(twoTargets(1, 1), new AbortController().signal);
+    // the flag is not answered yet, and the slot was asked for already
+    await new Promise((r) => setImmediate(r));
+    expect(f.slots.calls).toEqual([`acquire ${A} ${HOLDER} 1`]);
+    answer(false);
+    expect(await running).toMatchObject({ status: 'completed', targetId: A });
+  });
+
+  it('runs the job when the cancel flag cannot be read (a cancel sent while it runs still arrives as a signal)', async () => {
+    const f = fleet({ cancelRequested: async () => Promise.reject(new Error('Redis away')) });
+    const summary = await f.uc.execute(twoTargets(1, 1), new AbortController().signal);
+    expect(summary.status).toBe('completed');
   });
 
   it('defers the attempt when every target is full: nothing runs, no event is sent, no breaker is fired', async () => {

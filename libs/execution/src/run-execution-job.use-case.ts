@@ -21,6 +21,12 @@ export interface RunExecutionJobDeps {
    */
   slotLeaseMs: number;
   sinkFor(jobId: string): JobEventSink;
+  /**
+   * Whether the job's cancel was asked before this attempt started (the flag the control plane raises
+   * for a job it could not take out of its queue). Asked at once, and awaited together with the first
+   * slot request: both travel in one round trip.
+   */
+  cancelRequested?(jobId: string): Promise<boolean>;
   /** An engine job's agent-runtime env: the engine's settings in `env`, its API key in `secretEnv`. */
   engineEnv?(engineId: string, jobId: string): Promise<EngineEnv>;
   /** Opened values of the job's secret references (variable → value), asked of the control plane at start. */
@@ -139,6 +145,10 @@ export class RunExecutionJobUseCase {
       };
     };
 
+    // a failed check is no cancel: a cancel sent while the job runs still arrives as a signal
+    const cancelCheck = (this.d.cancelRequested?.(payload.job_id) ?? Promise.resolve(false)).catch(
+      () => false,
+    );
     const env = new AttemptEnv();
     env.set(payload.spec.env, 'plain');
     const secretVars = Object.keys(payload.spec.secret_env ?? {});
@@ -178,7 +188,11 @@ export class RunExecutionJobUseCase {
         tried.push(`${target.name}: breaker open`);
         continue;
       }
-      const slot = await this.takeSlot(target, holder);
+      const [slot, cancelled] = await Promise.all([this.takeSlot(target, holder), cancelCheck]);
+      if (cancelled || signal.aborted) {
+        if (typeof slot !== 'string') await slot.release();
+        return finished('cancelled', { error: 'cancelled before start' }, target);
+      }
       if (typeof slot === 'string') {
         tried.push(`${target.name}: ${slot}`);
         full = true;

@@ -170,14 +170,14 @@ export class ExecutionWorkload implements Workload {
       organization_id: payload.organization_id,
     });
     try {
-      // a cancel that came before this worker subscribed, or before the job started
-      if (await this.d.redis.exists(keys.jobCancelFlag(payload.job_id))) controller.abort('cancel');
       const uc = new RunExecutionJobUseCase({
         workerId,
         hostname: this.d.hostname,
         runtimeFor: (t) => this.runtime(t),
         breakers: this.d.breakers,
         slots: new RedisTargetSlots(this.d.redis, keys),
+        // a cancel that came before this worker subscribed, or before the job started
+        cancelRequested: async (jobId) => (await this.d.redis.exists(keys.jobCancelFlag(jobId))) > 0,
         slotLeaseMs: this.d.lockDurationMs,
         sinkFor: (jobId) => new RedisJobEventSink(this.d.redis, keys, jobId),
         engineEnv: this.d.engineEnv,
