@@ -548,18 +548,24 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
     ]);
   });
 
+  /** One job on target A (max_concurrent 1) whose container runs until `exit()`. */
+  function runUntilExit() {
+    let end!: () => void;
+    const f = fleet({
+      run: (_s, io) =>
+        new Promise((resolve) => {
+          io.onStarted?.('c1');
+          end = () => resolve(ok());
+        }),
+    });
+    const done = f.uc.execute(payload({}, { targets: [target(A, 'a', 1)] }), new AbortController().signal);
+    return { f, done, exit: () => end() };
+  }
+
   it('renews the lease every third of its length while the container runs, and stops once it ended', async () => {
     jest.useFakeTimers();
     try {
-      let exit!: () => void;
-      const f = fleet({
-        run: (_s, io) =>
-          new Promise((resolve) => {
-            io.onStarted?.('c1');
-            exit = () => resolve(ok());
-          }),
-      });
-      const done = f.uc.execute(payload({}, { targets: [target(A, 'a', 1)] }), new AbortController().signal);
+      const { f, done, exit } = runUntilExit();
       await jest.advanceTimersByTimeAsync(LEASE_MS / 3 - 1);
       expect(f.slots.calls.filter((c) => c.startsWith('renew'))).toHaveLength(0);
       await jest.advanceTimersByTimeAsync(1);
@@ -580,15 +586,7 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
   it('takes the slot again, with a warning, when its lease was lost while the container ran', async () => {
     jest.useFakeTimers();
     try {
-      let exit!: () => void;
-      const f = fleet({
-        run: (_s, io) =>
-          new Promise((resolve) => {
-            io.onStarted?.('c1');
-            exit = () => resolve(ok());
-          }),
-      });
-      const done = f.uc.execute(payload({}, { targets: [target(A, 'a', 1)] }), new AbortController().signal);
+      const { f, done, exit } = runUntilExit();
       await jest.advanceTimersByTimeAsync(1);
       f.slots.held.get(A)!.clear(); // as if the lease had lapsed (renewals failed past the TTL)
       await jest.advanceTimersByTimeAsync(LEASE_MS / 3);
