@@ -79,8 +79,25 @@ describe('execution target capacity (max_concurrent enforced)', () => {
     });
   const interval = (j: Job) => [Date.parse(j.started_at!), Date.parse(j.completed_at!)] as const;
 
+  /** The admin view of a target's slots (GET /api/v1/admin/breakers). */
+  const slotsOf = async (targetId: string) => {
+    const res = await cp.as(cp.adminKey).get('/api/v1/admin/breakers').expect(200);
+    const items = res.body.items as {
+      target: { id: string };
+      slots: { max_concurrent: number; in_use: number };
+    }[];
+    return items.find((i) => i.target.id === targetId)?.slots;
+  };
+
   it('runs the jobs of a target with max_concurrent 1 one after another on a worker with 4 slots; none fails', async () => {
     const ids = await Promise.all([1, 2, 3].map(() => submit({ command: ONE_SECOND, pool: 'cap-one' })));
+    // while they run, the admin view shows the one slot taken
+    await waitFor(async () => ((await slotsOf(targets['solo']!.id))?.in_use === 1 ? true : undefined), {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+      what: 'the admin view to show the slot in use',
+    });
+    expect(await slotsOf(targets['solo']!.id)).toEqual({ max_concurrent: 1, in_use: 1 });
     const jobs = await Promise.all(ids.map(until));
     for (const j of jobs)
       expect(j).toMatchObject({
@@ -96,6 +113,7 @@ describe('execution target capacity (max_concurrent enforced)', () => {
     expect(worker.output()).toContain('solo: full (max_concurrent 1)');
     // every lease was given back: the target's slot set is gone
     expect(await cp.redis.redis.exists(`${cp.redis.prefix}target:${targets['solo']!.id}:slots`)).toBe(0);
+    expect(await slotsOf(targets['solo']!.id)).toEqual({ max_concurrent: 1, in_use: 0 });
   });
 
   it('sends a job whose target is full to another target of its pool that has a free slot', async () => {

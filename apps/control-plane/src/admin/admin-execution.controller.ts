@@ -4,7 +4,7 @@ import { listJobsQuerySchema, poolNameSchema } from '@agentfleet/contracts';
 import { NotFoundError, type Principal, type UnitOfWork, actorOf } from '@agentfleet/domain';
 import { type ExecutionRepositories, ManageJobsUseCase, targetView } from '@agentfleet/execution';
 import type { BullmqExecutionQueue } from '@agentfleet/infra-queue';
-import { RedisBreakerBoard, type RedisKeys } from '@agentfleet/infra-redis';
+import { RedisBreakerBoard, type RedisKeys, RedisTargetSlots } from '@agentfleet/infra-redis';
 import type { Redis } from 'ioredis';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
@@ -35,6 +35,7 @@ class CleanQueryDto extends createZodDto(
 @Controller('api/v1/admin')
 export class AdminExecutionController {
   private readonly breakers: RedisBreakerBoard;
+  private readonly slots: RedisTargetSlots;
 
   constructor(
     private readonly jobs: ManageJobsUseCase,
@@ -44,6 +45,7 @@ export class AdminExecutionController {
     @Inject(REDIS_KEYS) keys: RedisKeys,
   ) {
     this.breakers = new RedisBreakerBoard(redis, keys);
+    this.slots = new RedisTargetSlots(redis, keys);
   }
 
   /** Pools are shared by organizations' targets; an organization manages the queues of its own pools. */
@@ -132,17 +134,24 @@ export class AdminExecutionController {
 
   @Get('breakers')
   @RequireScopes('targets:read')
-  @ApiOperation({ summary: 'Circuit breaker state of each target, as each worker sees it' })
+  @ApiOperation({
+    summary:
+      'Circuit breaker state of each target, as each worker sees it, and its slots: capacity.max_concurrent and the leases held now (containers running on it across the fleet)',
+  })
   async breakerStates(@CurrentPrincipal() p: Principal) {
     const targets = await this.uow.run((repos) =>
       repos.targets.list(p.organizationId, { limit: 1000, offset: 0 }),
     );
-    const states = await this.breakers.read(targets.items.map((t) => t.id));
+    const [states, inUse] = await Promise.all([
+      this.breakers.read(targets.items.map((t) => t.id)),
+      Promise.all(targets.items.map((t) => this.slots.count(t.id))),
+    ]);
     return {
-      items: targets.items.map((t) => {
+      items: targets.items.map((t, i) => {
         const workers = states[t.id] ?? [];
         return {
           target: targetView(t),
+          slots: { max_concurrent: t.capacity.max_concurrent, in_use: inUse[i] ?? 0 },
           state: workers.some((w) => w.state === 'open')
             ? 'open'
             : workers.some((w) => w.state === 'half_open')
