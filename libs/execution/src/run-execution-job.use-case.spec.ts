@@ -47,6 +47,24 @@ function payload(spec: Partial<ExecutionRunPayload['spec']> = {}, over: Partial<
   } satisfies ExecutionRunPayload;
 }
 
+/** A container that ran and exited 0 (or as `over` says). */
+const ok = (over: Partial<RunOutcome> = {}): RunOutcome => {
+  const at = new Date();
+  return {
+    containerId: 'c1',
+    exitCode: 0,
+    oomKilled: false,
+    timedOut: false,
+    cancelled: false,
+    evidence: {},
+    peakMemoryMb: null,
+    startLatencyMs: 1,
+    startedAt: at,
+    finishedAt: at,
+    ...over,
+  };
+};
+
 /** A runtime that records the spec it was given and exits 0; breakers always closed; events in memory. */
 function setup(
   secretEnv?: (jobId: string, attempt: number) => Promise<Record<string, string>>,
@@ -64,19 +82,7 @@ function setup(
     async run(spec, io) {
       runs.push(spec);
       io.onStarted?.('c1');
-      const at = new Date();
-      return {
-        containerId: 'c1',
-        exitCode: 0,
-        oomKilled: false,
-        timedOut: false,
-        cancelled: false,
-        evidence: {},
-        peakMemoryMb: null,
-        startLatencyMs: 1,
-        startedAt: at,
-        finishedAt: at,
-      };
+      return ok();
     },
   };
   const breakers: CircuitBreakers = {
@@ -266,19 +272,6 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
     connection: {},
     breaker,
     ...(max !== undefined ? { max_concurrent: max } : {}),
-  });
-  const ok = (over: Partial<RunOutcome> = {}): RunOutcome => ({
-    containerId: 'c1',
-    exitCode: 0,
-    oomKilled: false,
-    timedOut: false,
-    cancelled: false,
-    evidence: {},
-    peakMemoryMb: null,
-    startLatencyMs: 1,
-    startedAt: new Date(),
-    finishedAt: new Date(),
-    ...over,
   });
 
   /**
