@@ -196,7 +196,7 @@ describe('Prometheus metrics of a running control plane and worker', () => {
     expect(sum(samples, 'agentfleet_job_events_persisted_total', { result: 'accepted' })).toBeGreaterThan(0);
   });
 
-  it('the reaper leader reports the fleet, pools, queues and the event firehose', async () => {
+  it('the reaper leader reports the fleet, pools, queues, target slots and the event firehose', async () => {
     const { samples } = await scrape(`${cp.url}/metrics`);
     expect(sum(samples, 'agentfleet_leader')).toBe(1);
     expect(sum(samples, 'agentfleet_workers', { status: 'online', scheduling: 'active' })).toBe(1);
@@ -206,6 +206,10 @@ describe('Prometheus metrics of a running control plane and worker', () => {
       samples.some((s) => s.name === 'agentfleet_queue_jobs' && s.labels['queue'] === 'execution-default'),
     ).toBe(true);
     expect(sum(samples, 'agentfleet_queue_oldest_waiting_seconds', { pool: 'default' })).toBe(0);
+    // the target's slots: its max_concurrent (the default 8), none held once its jobs have ended
+    const slots = { pool: 'default', target: 'metrics-processes' };
+    expect(sum(samples, 'agentfleet_target_slots', { ...slots, state: 'max' })).toBe(8);
+    expect(sum(samples, 'agentfleet_target_slots', { ...slots, state: 'in_use' })).toBe(0);
     expect(samples.some((s) => s.name === 'agentfleet_stream_consumer_pending')).toBe(true);
     const lag = sum(samples, 'agentfleet_worker_heartbeat_lag_seconds');
     expect(lag).toBeGreaterThanOrEqual(0);

@@ -6,6 +6,8 @@ export interface FleetStats {
   pools: string[];
   /** Online workers (any scheduling), with the pools they consume and their slots. */
   online: { id: string; pools: string[]; concurrency: number; scheduling: string }[];
+  /** Active execution targets with their capacity.max_concurrent (their leases are read from Redis). */
+  targets: { id: string; name: string; pool: string; maxConcurrent: number }[];
 }
 
 /** Port: read-only, cross-organization fleet statistics (the leader's metrics collector). */

@@ -165,6 +165,14 @@ export const METRICS = {
     component: 'control-plane',
     leaderOnly: true,
   },
+  targetSlots: {
+    name: 'agentfleet_target_slots',
+    type: 'gauge',
+    help: 'Slots of the active execution targets (capacity.max_concurrent): in_use = leases held now by running containers across the fleet, max = the limit',
+    labels: ['pool', 'target', 'state'],
+    component: 'control-plane',
+    leaderOnly: true,
+  },
   heartbeatLag: {
     name: 'agentfleet_worker_heartbeat_lag_seconds',
     type: 'gauge',

@@ -119,6 +119,21 @@ export const executionDashboard: DashboardSpec = {
             query(`sum by (pool) (rate(agentfleet_job_deferrals_total{${POOL}}${RATE}))`, '{{pool}}'),
           ],
         }),
+        timeseriesPanel({
+          title: 'Target slots in use',
+          description:
+            'Containers running on each target across the fleet (the leases held) against its ' +
+            'capacity.max_concurrent. A target at its limit defers the jobs that have no other target.',
+          unit: 'short',
+          size: { w: 24, h: 7 },
+          queries: [
+            query(
+              `max by (target) (agentfleet_target_slots{state="in_use", ${POOL_TARGET}})`,
+              '{{target}} in use',
+            ),
+            query(`max by (target) (agentfleet_target_slots{state="max", ${POOL_TARGET}})`, '{{target}} max'),
+          ],
+        }),
       ],
     },
     {

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { FleetLiveness, FleetStatsReader } from '@agentfleet/fleet';
 import { type Metrics, replaceGaugeSeries } from '@agentfleet/infra-observability';
 import type { BullmqExecutionQueue } from '@agentfleet/infra-queue';
-import { RedisJobEventConsumer, type RedisKeys } from '@agentfleet/infra-redis';
+import { RedisJobEventConsumer, type RedisKeys, RedisTargetSlots } from '@agentfleet/infra-redis';
 import type { Redis } from 'ioredis';
 import { CONTROL_PLANE_ENV, type ControlPlaneEnv } from '../env';
 import { ReaperService } from '../fleet/reaper.service';
@@ -27,6 +27,7 @@ const QUEUE_STATES = [
 @Injectable()
 export class FleetMetricsCollector implements OnModuleInit {
   private readonly firehose: RedisJobEventConsumer;
+  private readonly slots: RedisTargetSlots;
 
   constructor(
     @Inject(METRICS_REGISTRY) private readonly metrics: Metrics,
@@ -40,6 +41,7 @@ export class FleetMetricsCollector implements OnModuleInit {
   ) {
     // the group name the consumers use (JobEventConsumerService); XINFO only reads
     this.firehose = new RedisJobEventConsumer(redis, keys, 'control-plane', 'metrics');
+    this.slots = new RedisTargetSlots(redis, keys);
   }
 
   onModuleInit() {
@@ -58,6 +60,7 @@ export class FleetMetricsCollector implements OnModuleInit {
       m.gauge('workers'),
       m.gauge('poolWorkersOnline'),
       m.gauge('poolSlots'),
+      m.gauge('targetSlots'),
       m.gauge('heartbeatLag'),
       m.gauge('streamConsumerLag'),
       m.gauge('streamConsumerPending'),
@@ -78,13 +81,33 @@ export class FleetMetricsCollector implements OnModuleInit {
     const m = this.metrics;
     const s = await this.stats.read();
     const takingJobs = s.online.filter((w) => w.scheduling === 'active');
-    const [queues, live, beats, now] = await Promise.all([
+    const [queues, live, beats, now, inUse] = await Promise.all([
       Promise.all(s.pools.map((pool) => this.queue.stats(pool))),
       this.liveness.readLive(takingJobs.map((w) => w.id)),
       // the reaper's own evidence (workers:alive scores): unlike the heartbeat hashes they do not expire
       this.liveness.lastBeats(s.online.map((w) => w.id)),
       this.liveness.now(),
+      Promise.all(s.targets.map((t) => this.slots.count(t.id))),
     ]);
+
+    // by pool and target name (what operators configure); same-named targets of two organizations add up
+    const slots = new Map<string, { pool: string; target: string; in_use: number; max: number }>();
+    s.targets.forEach((t, i) => {
+      const key = `${t.pool}\u0000${t.name}`;
+      const e = slots.get(key) ?? { pool: t.pool, target: t.name, in_use: 0, max: 0 };
+      e.in_use += inUse[i] ?? 0;
+      e.max += t.maxConcurrent;
+      slots.set(key, e);
+    });
+    replaceGaugeSeries(
+      m.gauge('targetSlots'),
+      [...slots.values()].flatMap((e) =>
+        (['in_use', 'max'] as const).map((state): [Record<string, string>, number] => [
+          { pool: e.pool, target: e.target, state },
+          e[state],
+        ]),
+      ),
+    );
 
     replaceGaugeSeries(
       m.gauge('workers'),
