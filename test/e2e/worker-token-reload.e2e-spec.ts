@@ -11,6 +11,7 @@ interface Job {
 interface Worker {
   id: string;
   pools: string[];
+  capabilities: string[];
   concurrency: number;
   status: string;
 }
@@ -124,5 +125,26 @@ describe('a worker takes its token’s new pools and concurrency while running (
     await completed(kept);
     await sleep(1500);
     expect((await job(dropped)).status).toBe('queued');
+  });
+
+  it('takes no execution job once the token loses the execute capability; a job already running ends', async () => {
+    const running = await submit('reload-b');
+    await waitFor(async () => ((await job(running)).status === 'running' ? true : undefined), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      what: 'the job to start',
+    });
+    await admin()
+      .patch(`/api/v1/worker-tokens/${token.id}`, { capabilities: ['ingest'] })
+      .expect(200);
+    await completed(running);
+    await waitFor(async () => ((await theWorker()).capabilities.join() === 'ingest' ? true : undefined), {
+      timeoutMs: 10_000,
+      what: 'the worker to register with the ingest capability only',
+    });
+    expect(worker.output()).toContain('execute capability removed from the token');
+    const after = await submit('reload-b');
+    await sleep(1500);
+    expect((await job(after)).status).toBe('queued');
   });
 });
