@@ -110,7 +110,7 @@ describe('execution target capacity (max_concurrent enforced)', () => {
     for (let i = 1; i < runs.length; i++) expect(runs[i]![0]).toBeGreaterThanOrEqual(runs[i - 1]![1]);
     // the ones that found the target full waited in the queue as the same attempt
     expect(worker.output()).toContain('job deferred: no target has a free slot');
-    expect(worker.output()).toContain('solo: full (max_concurrent 1)');
+    expect(worker.output()).toContain('solo: full (max_concurrent 1; ');
     // every lease was given back: the target's slot set is gone
     expect(await cp.redis.redis.exists(`${cp.redis.prefix}target:${targets['solo']!.id}:slots`)).toBe(0);
     expect(await slotsOf(targets['solo']!.id)).toEqual({ max_concurrent: 1, in_use: 0 });
@@ -128,5 +128,31 @@ describe('execution target capacity (max_concurrent enforced)', () => {
     // on two targets they ran side by side, not one after the other
     const [a, b] = jobs.map(interval) as [readonly [number, number], readonly [number, number]];
     expect(Math.max(a[0], b[0])).toBeLessThan(Math.min(a[1], b[1]));
+  });
+
+  it('starts the jobs waiting for a full target in turn: a higher priority first, then in the order they were queued', async () => {
+    const ONE_AND_A_HALF = ['node', '-e', 'setTimeout(() => {}, 1500)'];
+    const SHORT = ['node', '-e', 'setTimeout(() => {}, 300)'];
+    const first = await submit({ command: ONE_AND_A_HALF, pool: 'cap-one' });
+    await waitFor(async () => ((await slotsOf(targets['solo']!.id))?.in_use === 1 ? true : undefined), {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+      what: 'the first job to take the slot',
+    });
+    // queued while the slot is taken: all are taken by the worker (4 slots) and wait for the target
+    const low1 = await submit({ command: SHORT, pool: 'cap-one', priority: 200 });
+    const low2 = await submit({ command: SHORT, pool: 'cap-one', priority: 200 });
+    const low3 = await submit({ command: SHORT, pool: 'cap-one', priority: 200 });
+    const urgent = await submit({ command: SHORT, pool: 'cap-one', priority: 1 });
+    const jobs = await Promise.all([first, low1, low2, low3, urgent].map(until));
+    expect(jobs.map((j) => j.status)).toEqual([
+      'completed',
+      'completed',
+      'completed',
+      'completed',
+      'completed',
+    ]);
+    const byStart = [...jobs].sort((a, b) => Date.parse(a.started_at!) - Date.parse(b.started_at!));
+    expect(byStart.map((j) => j.id)).toEqual([first, urgent, low1, low2, low3]);
   });
 });

@@ -236,7 +236,7 @@ export const updateTargetSchema = z
       .refine(nonEmpty, 'at least one of max_memory_mb, max_cpu, max_concurrent')
       .optional()
       .describe(
-        "max_memory_mb and max_cpu are caps checked when a job is submitted; jobs already accepted keep the limits they were accepted with. max_concurrent is how many containers run on the target at once across all workers: a worker leases a slot of the target in Redis before it starts a container and gives it back when the container ends (a dead worker's slots lapse with its job locks); a job whose target is full runs on another target of its pool with a free slot, or waits in its queue (deferred, still `queued`, the same attempt) until one frees up. A changed max_concurrent applies to jobs submitted or queued again from then on",
+        "max_memory_mb and max_cpu are caps checked when a job is submitted; jobs already accepted keep the limits they were accepted with. max_concurrent is how many containers run on the target at once across all workers: a worker leases a slot of the target in Redis before it starts a container and gives it back when the container ends (a dead worker's slots lapse with its job locks); a job whose target is full runs on another target of its pool with a free slot, or waits in its queue (deferred, still `queued`, the same attempt) until one frees up; waiting jobs take freed slots in turn, by priority and then by queue time. A changed max_concurrent applies to jobs submitted or queued again from then on",
       ),
     allowed_images: allowedImagesSchema
       .optional()

@@ -244,6 +244,40 @@ class MemorySlots implements TargetSlots {
     return true;
   }
 
+  /** Places in line per target: holder → order (no lapsing here). */
+  readonly waiting = new Map<string, Map<string, number>>();
+
+  async acquireInTurn(
+    targetId: string,
+    holder: string,
+    max: number,
+    _ttlMs: number,
+    turn: { order: number },
+  ): Promise<{ taken: true } | { taken: false; ahead: number }> {
+    this.calls.push(`acquireInTurn ${targetId} ${holder} ${max} ${turn.order}`);
+    if (this.failAcquires > 0) {
+      this.failAcquires--;
+      throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+    }
+    const set = this.held.get(targetId) ?? new Set<string>();
+    this.held.set(targetId, set);
+    const line = this.waiting.get(targetId) ?? new Map<string, number>();
+    this.waiting.set(targetId, line);
+    const ahead = [...line.values()].filter((o) => o < turn.order).length;
+    if (set.has(holder) || ahead < max - set.size) {
+      set.add(holder);
+      line.delete(holder);
+      return { taken: true };
+    }
+    line.set(holder, turn.order);
+    return { taken: false, ahead };
+  }
+
+  async leaveTurns(targetIds: readonly string[], holder: string): Promise<void> {
+    this.calls.push(`leaveTurns ${targetIds.join(',')} ${holder}`);
+    for (const id of targetIds) this.waiting.get(id)?.delete(holder);
+  }
+
   async renew(targetId: string, holder: string): Promise<boolean> {
     this.calls.push(`renew ${targetId} ${holder}`);
     return this.held.get(targetId)?.has(holder) ?? false;
@@ -332,6 +366,54 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
   }
   const twoTargets = (maxA?: number, maxB?: number) =>
     payload({}, { targets: [target(A, 'a', maxA), target(B, 'b', maxB)] });
+
+  describe('in turn (a place in line by priority, then queue time)', () => {
+    const job = (n: number, targets = [target(A, 'a', 1)]) =>
+      payload({}, { job_id: `00000000-0000-4000-8000-00000000000${n}`, attempt: 1, targets });
+    const holder = (n: number) => `00000000-0000-4000-8000-00000000000${n}:a1`;
+
+    it('gives a freed slot to the job queued first, not to the first one to ask again', async () => {
+      const f = fleet();
+      f.slots.held.set(A, new Set(['x:a1']));
+      const signal = new AbortController().signal;
+      const early = await f.uc.execute(job(1), signal, { order: 10 });
+      const late = await f.uc.execute(job(2), signal, { order: 20 });
+      // the first in line asks again after 100 ms, the next after 200 ms (random 0.5: no jitter)
+      expect([early.deferred?.delayMs, late.deferred?.delayMs]).toEqual([100, 200]);
+      expect(late.deferred?.reason).toBe('a: full (max_concurrent 1; 1 waiting before this job)');
+      f.slots.held.get(A)!.clear(); // x ended
+      expect((await f.uc.execute(job(2), signal, { order: 20, deferrals: 1 })).status).toBe('deferred');
+      expect((await f.uc.execute(job(1), signal, { order: 10, deferrals: 1 })).status).toBe('completed');
+      expect((await f.uc.execute(job(2), signal, { order: 20, deferrals: 2 })).status).toBe('completed');
+      expect(f.ranOn).toEqual([A, A]);
+    });
+
+    it('a job that waited gives up its places on the other targets once it starts', async () => {
+      const f = fleet();
+      const targets = [target(A, 'a', 1), target(B, 'b', 1)];
+      f.slots.held.set(A, new Set(['x:a1']));
+      f.slots.held.set(B, new Set(['y:a1']));
+      const signal = new AbortController().signal;
+      expect((await f.uc.execute(job(1, targets), signal, { order: 10 })).status).toBe('deferred');
+      expect([...f.slots.waiting.get(A)!.keys(), ...f.slots.waiting.get(B)!.keys()]).toEqual([
+        holder(1),
+        holder(1),
+      ]);
+      f.slots.held.get(B)!.clear();
+      expect(await f.uc.execute(job(1, targets), signal, { order: 10, deferrals: 1 })).toMatchObject({
+        status: 'completed',
+        targetId: B,
+      });
+      expect(f.slots.calls).toContain(`leaveTurns ${A} ${holder(1)}`);
+      expect(f.slots.waiting.get(A)!.size).toBe(0);
+    });
+
+    it('asks no place of a job that never waited (no extra round trip on the common path)', async () => {
+      const f = fleet();
+      await f.uc.execute(job(1), new AbortController().signal, { order: 10 });
+      expect(f.slots.calls).toEqual([`acquireInTurn ${A} ${holder(1)} 1 10`, `release ${A} ${holder(1)}`]);
+    });
+  });
 
   it('runs on the next target of the pool when the first is full', async () => {
     const f = fleet();

@@ -91,6 +91,13 @@ const SINK_RETRY_FOR_MS = 10 * 60_000;
 /** A deferred attempt comes back after 250 ms, doubling per deferral up to 2 s, ±25 % jitter. */
 const DEFER_FIRST_MS = 250;
 const DEFER_MAX_MS = 2000;
+/**
+ * Deferred in turn (see TargetSlots.acquireInTurn): the first in line asks again after 100 ms, each place
+ * further back doubles it, up to 2 s. A place lapses 4 s after its last request (its attempt ended
+ * elsewhere or was cancelled), so a stale one holds the line up for at most that long.
+ */
+const TURN_HEAD_MS = 100;
+const TURN_TTL_MS = 4000;
 /** Waits between the tries of a slot request Redis failed (then the attempt is deferred). */
 const SLOT_RETRY_MS = [50, 200];
 
@@ -104,11 +111,15 @@ const SLOT_RETRY_MS = [50, 200];
 export class RunExecutionJobUseCase {
   constructor(private readonly d: RunExecutionJobDeps) {}
 
-  /** `deferrals`: how often this attempt was deferred already (the wait grows with it). */
+  /**
+   * `deferrals`: how often this attempt was deferred already. `order`: its place among attempts waiting
+   * for a full target (turnOrder of its priority and queue time); without it a full target is asked
+   * again after a delay growing with `deferrals`, in no particular order.
+   */
   async execute(
     payload: ExecutionRunPayload,
     signal: AbortSignal,
-    { deferrals = 0 }: { deferrals?: number } = {},
+    { deferrals = 0, order }: { deferrals?: number; order?: number } = {},
   ): Promise<RunSummary> {
     const now = this.d.now ?? (() => new Date());
     const sink = new BufferedSink(this.d.sinkFor(payload.job_id));
@@ -182,22 +193,39 @@ export class RunExecutionJobUseCase {
     /** A target was full (or its slots could not be read): capacity may free up, so defer rather than fail. */
     let full = false;
     const holder = slotHolder(payload.job_id, payload.attempt);
+    /** Fewest attempts waiting before this one on a full target (undefined: no place taken). */
+    let ahead: number | undefined;
+    // an attempt that waited in line gives up its places once it starts somewhere or ends
+    const leaveTurns = (except: string | null) => {
+      if (order === undefined || (deferrals === 0 && ahead === undefined)) return;
+      const ids = payload.targets.filter((t) => t.max_concurrent !== undefined && t.id !== except);
+      if (ids.length)
+        void this.d.slots
+          .leaveTurns(
+            ids.map((t) => t.id),
+            holder,
+          )
+          .catch(() => undefined);
+    };
     for (const target of payload.targets) {
       if (signal.aborted) return finished('cancelled', { error: 'cancelled before start' }, target);
       if (this.d.breakers.state(target.id) === 'open') {
         tried.push(`${target.name}: breaker open`);
         continue;
       }
-      const [slot, cancelled] = await Promise.all([this.takeSlot(target, holder), cancelCheck]);
+      const [slot, cancelled] = await Promise.all([this.takeSlot(target, holder, order), cancelCheck]);
       if (cancelled || signal.aborted) {
-        if (typeof slot !== 'string') await slot.release();
+        if (!('why' in slot)) await slot.release();
+        leaveTurns(null);
         return finished('cancelled', { error: 'cancelled before start' }, target);
       }
-      if (typeof slot === 'string') {
-        tried.push(`${target.name}: ${slot}`);
+      if ('why' in slot) {
+        tried.push(`${target.name}: ${slot.why}`);
         full = true;
+        if (slot.ahead !== undefined) ahead = Math.min(ahead ?? Infinity, slot.ahead);
         continue;
       }
+      leaveTurns(target.id);
       let result: string | undefined;
       let resultValue: unknown;
       let requested = 0;
@@ -346,9 +374,10 @@ export class RunExecutionJobUseCase {
       return {
         status: 'deferred',
         targetId: null,
-        deferred: { delayMs: this.deferDelay(deferrals), reason: tried.join('; ') },
+        deferred: { delayMs: this.deferDelay(deferrals, ahead), reason: tried.join('; ') },
       };
     }
+    leaveTurns(null);
     return finished('failed_circuit_open', {
       error: `no healthy target in pool ${payload.pool}: ${tried.join('; ')}`.slice(0, 4000),
     });
@@ -359,24 +388,42 @@ export class RunExecutionJobUseCase {
    * (payload of an older control plane) is not limited. Redis failing is not the target's fault: it is
    * retried briefly and then reported like a full target (deferral), never counted by the breaker.
    */
-  private async takeSlot(target: Target, holder: string): Promise<Slot | string> {
+  private async takeSlot(
+    target: Target,
+    holder: string,
+    order: number | undefined,
+  ): Promise<Slot | { why: string; ahead?: number }> {
     const max = target.max_concurrent;
     if (max === undefined) return UNLIMITED;
+    const lease = () =>
+      new SlotLease(this.d.slots, target.id, holder, max, this.d.slotLeaseMs, this.d.logger);
     for (let i = 0; ; i++) {
       try {
-        if (!(await this.d.slots.acquire(target.id, holder, max, this.d.slotLeaseMs)))
-          return `full (max_concurrent ${max})`;
-        return new SlotLease(this.d.slots, target.id, holder, max, this.d.slotLeaseMs, this.d.logger);
+        if (order === undefined) {
+          if (await this.d.slots.acquire(target.id, holder, max, this.d.slotLeaseMs)) return lease();
+          return { why: `full (max_concurrent ${max})` };
+        }
+        const r = await this.d.slots.acquireInTurn(target.id, holder, max, this.d.slotLeaseMs, {
+          order,
+          waitTtlMs: TURN_TTL_MS,
+        });
+        if (r.taken) return lease();
+        return { why: `full (max_concurrent ${max}; ${r.ahead} waiting before this job)`, ahead: r.ahead };
       } catch (e) {
         const wait = SLOT_RETRY_MS[i];
-        if (wait === undefined) return `slots unavailable (${e instanceof Error ? e.message : String(e)})`;
+        if (wait === undefined)
+          return { why: `slots unavailable (${e instanceof Error ? e.message : String(e)})` };
         await new Promise((r) => setTimeout(r, wait));
       }
     }
   }
 
-  private deferDelay(deferrals: number): number {
-    const ceiling = Math.min(DEFER_MAX_MS, DEFER_FIRST_MS * 2 ** Math.min(deferrals, 10));
+  /** In turn: by the place in line; otherwise growing with the deferrals. ±25 % jitter either way. */
+  private deferDelay(deferrals: number, ahead: number | undefined): number {
+    const ceiling =
+      ahead === undefined
+        ? Math.min(DEFER_MAX_MS, DEFER_FIRST_MS * 2 ** Math.min(deferrals, 10))
+        : Math.min(DEFER_MAX_MS, TURN_HEAD_MS * 2 ** Math.min(ahead, 10));
     return Math.round(ceiling * (0.75 + 0.5 * (this.d.random ?? Math.random)()));
   }
 }

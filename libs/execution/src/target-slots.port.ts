@@ -8,6 +8,21 @@
 export interface TargetSlots {
   /** Takes (or extends) a slot for `holder` if fewer than `max` live leases exist; false when full. */
   acquire(targetId: string, holder: string, max: number, ttlMs: number): Promise<boolean>;
+  /**
+   * Takes a slot in turn: only if fewer attempts wait before `holder` than there are free slots. Those
+   * before it have a lower `order` (a higher priority, or the same one and queued earlier). Otherwise
+   * `holder` takes (or keeps) its place among the waiting for `waitTtlMs` and learns how many wait
+   * before it. So a freed slot goes to the attempt that has waited longest, not to whoever asks first.
+   */
+  acquireInTurn(
+    targetId: string,
+    holder: string,
+    max: number,
+    ttlMs: number,
+    turn: { order: number; waitTtlMs: number },
+  ): Promise<{ taken: true } | { taken: false; ahead: number }>;
+  /** Gives up `holder`'s places among the waiting of these targets (it started elsewhere, or ended). */
+  leaveTurns(targetIds: readonly string[], holder: string): Promise<void>;
   /** Pushes the lease's expiry out; false when `holder` no longer holds a slot (expired or released). */
   renew(targetId: string, holder: string, ttlMs: number): Promise<boolean>;
   /** Gives the slot back; a no-op for a holder that has none. */
@@ -19,4 +34,16 @@ export interface TargetSlots {
 /** The lease holder of one attempt: the same attempt delivered again is the same holder. */
 export function slotHolder(jobId: string, attempt: number): string {
   return `${jobId}:a${attempt}`;
+}
+
+/** BullMQ priorities go up to 2^21; ages in ms since the epoch fit in 2^42 for another century. */
+const AGE_RANGE = 2 ** 42;
+
+/**
+ * The place of an attempt among those waiting for a slot: its job's priority first (lower runs first,
+ * as in BullMQ), then when its queue entry was made. Stable across deferrals, so a deferred attempt
+ * keeps its place; an exact integer (below 2^53) for Redis's double scores.
+ */
+export function turnOrder(priority: number, enqueuedAtMs: number): number {
+  return Math.max(0, Math.min(priority, 2 ** 10)) * AGE_RANGE + (Math.max(0, enqueuedAtMs) % AGE_RANGE);
 }

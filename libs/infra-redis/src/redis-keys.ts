@@ -32,6 +32,14 @@ export class RedisKeys {
   breakerStates(targetId: string) {
     return `${this.prefix}breakers:${targetId}`;
   }
+  /** Attempts waiting for a slot of a full target, scored by their place (priority, then age). */
+  targetWaiting(targetId: string) {
+    return `${this.prefix}target:${targetId}:waiting`;
+  }
+  /** When each waiting attempt's place lapses unless it asks again (ms since the epoch, Redis time). */
+  targetWaitingUntil(targetId: string) {
+    return `${this.prefix}target:${targetId}:waiting-until`;
+  }
   /**
    * Slot leases of a target (capacity.max_concurrent) held by every worker: member = attempt
    * (`<job id>:a<attempt>`), score = lease expiry in Redis time (ms).

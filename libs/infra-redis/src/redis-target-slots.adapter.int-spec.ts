@@ -1,6 +1,7 @@
 import { createTestRedis, type TestRedis, waitFor } from '@agentfleet/testing';
 import { randomUUID } from 'node:crypto';
 import { RedisKeys } from './redis-keys';
+import { turnOrder } from '@agentfleet/execution';
 import { RedisTargetSlots } from './redis-target-slots.adapter';
 
 describe('RedisTargetSlots (real Redis)', () => {
@@ -104,5 +105,74 @@ describe('RedisTargetSlots (real Redis)', () => {
     expect(await slots.acquire(other, 'j2:a1', 1, TTL)).toBe(true);
     expect(await slots.count(target)).toBe(1);
     expect(await slots.count(other)).toBe(1);
+  });
+
+  describe('in turn', () => {
+    const WAIT = 30_000;
+    const inTurn = (holder: string, order: number, max = 1, waitTtlMs = WAIT) =>
+      slots.acquireInTurn(target, holder, max, TTL, { order, waitTtlMs });
+
+    it('hands a freed slot to the earliest waiting, then the next; a later arrival waits behind them', async () => {
+      expect(await inTurn('running:a1', 5)).toEqual({ taken: true });
+      expect(await inTurn('first:a1', 10)).toEqual({ taken: false, ahead: 0 });
+      expect(await inTurn('second:a1', 20)).toEqual({ taken: false, ahead: 1 });
+      await slots.release(target, 'running:a1');
+      // a newcomer and the second in line ask first: the slot is the first one's
+      expect(await inTurn('newcomer:a1', 30)).toEqual({ taken: false, ahead: 2 });
+      expect(await inTurn('second:a1', 20)).toEqual({ taken: false, ahead: 1 });
+      expect(await inTurn('first:a1', 10)).toEqual({ taken: true });
+      await slots.release(target, 'first:a1');
+      expect(await inTurn('newcomer:a1', 30)).toEqual({ taken: false, ahead: 1 });
+      expect(await inTurn('second:a1', 20)).toEqual({ taken: true });
+    });
+
+    it('lets a higher priority go before those waiting at a lower one', async () => {
+      await inTurn('running:a1', 0);
+      await inTurn('low-early:a1', turnOrder(100, 1_000));
+      await inTurn('low-late:a1', turnOrder(100, 2_000));
+      expect(await inTurn('urgent:a1', turnOrder(1, 3_000))).toEqual({ taken: false, ahead: 0 });
+      await slots.release(target, 'running:a1');
+      expect(await inTurn('low-early:a1', turnOrder(100, 1_000))).toEqual({ taken: false, ahead: 1 });
+      expect(await inTurn('urgent:a1', turnOrder(1, 3_000))).toEqual({ taken: true });
+    });
+
+    it('fills as many free slots as there are, in line order', async () => {
+      await inTurn('a:a1', 1, 2);
+      await inTurn('b:a1', 2, 2);
+      expect(await inTurn('c:a1', 3, 2)).toEqual({ taken: false, ahead: 0 });
+      expect(await inTurn('d:a1', 4, 2)).toEqual({ taken: false, ahead: 1 });
+      await slots.release(target, 'a:a1');
+      await slots.release(target, 'b:a1');
+      // two free: the first two in line may both start, in either order
+      expect(await inTurn('d:a1', 4, 2)).toEqual({ taken: true });
+      expect(await inTurn('c:a1', 3, 2)).toEqual({ taken: true });
+    });
+
+    it('drops a place that was not asked for again within its wait ttl', async () => {
+      await inTurn('running:a1', 0);
+      await inTurn('gone:a1', 1, 1, 200); // cancelled while deferred: it never asks again
+      expect(await inTurn('next:a1', 2)).toEqual({ taken: false, ahead: 1 });
+      await slots.release(target, 'running:a1');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await inTurn('next:a1', 2)).toEqual({ taken: true });
+    });
+
+    it('leaves its places on the given targets', async () => {
+      const other = randomUUID();
+      await inTurn('running:a1', 0);
+      await slots.acquireInTurn(other, 'busy:a1', 1, TTL, { order: 0, waitTtlMs: WAIT });
+      await inTurn('waiter:a1', 1);
+      await slots.acquireInTurn(other, 'waiter:a1', 1, TTL, { order: 1, waitTtlMs: WAIT });
+      await slots.leaveTurns([target, other], 'waiter:a1');
+      expect(await inTurn('next:a1', 2)).toEqual({ taken: false, ahead: 0 });
+      expect(await t.redis.zcard(keys.targetWaiting(other))).toBe(0);
+    });
+
+    it('keeps a holder that already has the slot (a redelivered attempt) without a place', async () => {
+      expect(await inTurn('j:a1', 1)).toEqual({ taken: true });
+      expect(await inTurn('j:a1', 1)).toEqual({ taken: true });
+      expect(await slots.count(target)).toBe(1);
+      expect(await t.redis.zcard(keys.targetWaiting(target))).toBe(0);
+    });
   });
 });

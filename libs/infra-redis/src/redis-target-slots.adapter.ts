@@ -29,6 +29,35 @@ ${KEEP_UNTIL_LONGEST}
 return 1`;
 
 /**
+ * KEYS: slots, waiting (score = order), waiting-until (score = when the place lapses).
+ * ARGV: holder, max, ttl ms, order, wait ttl ms → -1 taken (or already held, now extended), else how
+ * many wait before `holder`, which now has (or keeps) its place. Places that lapsed are dropped first.
+ */
+const ACQUIRE_IN_TURN = `${NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 500)
+if #lapsed > 0 then
+  redis.call('ZREM', KEYS[2], unpack(lapsed))
+  redis.call('ZREM', KEYS[3], unpack(lapsed))
+end
+local holder = ARGV[1]
+local free = tonumber(ARGV[2]) - redis.call('ZCARD', KEYS[1])
+local ahead = redis.call('ZCOUNT', KEYS[2], '-inf', '(' .. ARGV[4])
+if redis.call('ZSCORE', KEYS[1], holder) or ahead < free then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), holder)
+  redis.call('ZREM', KEYS[2], holder)
+  redis.call('ZREM', KEYS[3], holder)
+  ${KEEP_UNTIL_LONGEST}
+  return -1
+end
+redis.call('ZADD', KEYS[2], ARGV[4], holder)
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[5]), holder)
+local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[2], tonumber(last[2]) + 1000)
+redis.call('PEXPIREAT', KEYS[3], tonumber(last[2]) + 1000)
+return ahead`;
+
+/**
  * ARGV: holder, ttl ms → 1 renewed, 0 not held. A lease past its expiry but still in the set is renewed:
  * it is still there only because no acquire ran since (acquire drops expired leases before counting),
  * so nobody took its place.
@@ -45,6 +74,16 @@ return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')`;
 
 type SlotsRedis = Redis & {
   afSlotsAcquire(key: string, holder: string, max: number, ttlMs: number): Promise<number>;
+  afSlotsAcquireInTurn(
+    slots: string,
+    waiting: string,
+    waitingUntil: string,
+    holder: string,
+    max: number,
+    ttlMs: number,
+    order: number,
+    waitTtlMs: number,
+  ): Promise<number>;
   afSlotsRenew(key: string, holder: string, ttlMs: number): Promise<number>;
   afSlotsCount(key: string): Promise<number>;
 };
@@ -62,6 +101,7 @@ export class RedisTargetSlots implements TargetSlots {
   ) {
     if (!('afSlotsAcquire' in redis)) {
       redis.defineCommand('afSlotsAcquire', { numberOfKeys: 1, lua: ACQUIRE });
+      redis.defineCommand('afSlotsAcquireInTurn', { numberOfKeys: 3, lua: ACQUIRE_IN_TURN });
       redis.defineCommand('afSlotsRenew', { numberOfKeys: 1, lua: RENEW });
       redis.defineCommand('afSlotsCount', { numberOfKeys: 1, lua: COUNT, readOnly: true });
     }
@@ -70,6 +110,36 @@ export class RedisTargetSlots implements TargetSlots {
 
   async acquire(targetId: string, holder: string, max: number, ttlMs: number): Promise<boolean> {
     return (await this.redis.afSlotsAcquire(this.keys.targetSlots(targetId), holder, max, ttlMs)) === 1;
+  }
+
+  async acquireInTurn(
+    targetId: string,
+    holder: string,
+    max: number,
+    ttlMs: number,
+    turn: { order: number; waitTtlMs: number },
+  ): Promise<{ taken: true } | { taken: false; ahead: number }> {
+    const r = Number(
+      await this.redis.afSlotsAcquireInTurn(
+        this.keys.targetSlots(targetId),
+        this.keys.targetWaiting(targetId),
+        this.keys.targetWaitingUntil(targetId),
+        holder,
+        max,
+        ttlMs,
+        turn.order,
+        turn.waitTtlMs,
+      ),
+    );
+    return r < 0 ? { taken: true } : { taken: false, ahead: r };
+  }
+
+  async leaveTurns(targetIds: readonly string[], holder: string): Promise<void> {
+    if (!targetIds.length) return;
+    const m = this.redis.multi();
+    for (const id of targetIds)
+      m.zrem(this.keys.targetWaiting(id), holder).zrem(this.keys.targetWaitingUntil(id), holder);
+    await m.exec();
   }
 
   async renew(targetId: string, holder: string, ttlMs: number): Promise<boolean> {

@@ -9,6 +9,7 @@ import {
   type EngineEnv,
   HAND_BACK,
   RunExecutionJobUseCase,
+  turnOrder,
   type RunSummary,
 } from '@agentfleet/execution';
 import type { Workload } from '@agentfleet/fleet';
@@ -26,6 +27,8 @@ interface TakenJob {
   enqueuedAt?: number;
   /** How often this attempt was deferred already. */
   deferrals?: number;
+  /** Its place among attempts waiting for a full target (turnOrder). */
+  order?: number;
 }
 
 export interface ExecutionWorkloadDeps {
@@ -121,6 +124,8 @@ export class ExecutionWorkload implements Workload {
             enqueuedAt: job.timestamp + (job.opts.delay ?? 0),
             // each take of the entry starts it once; only deferrals take it again (a stalled one fails)
             deferrals: Math.max(0, job.attemptsStarted - 1),
+            // its place among jobs waiting for a full target: priority, then when it was queued
+            order: turnOrder(job.opts.priority ?? 0, job.timestamp),
           }),
       );
       this.consumer.start();
@@ -159,7 +164,7 @@ export class ExecutionWorkload implements Workload {
     payload: ExecutionRunPayload,
     workerId: string,
     keys: RedisKeys,
-    { enqueuedAt, deferrals = 0 }: TakenJob = {},
+    { enqueuedAt, deferrals = 0, order }: TakenJob = {},
   ): Promise<RunSummary> {
     const controller = new AbortController();
     for (const t of payload.targets) this.d.metrics.remember(t);
@@ -187,7 +192,10 @@ export class ExecutionWorkload implements Workload {
       // a job deferred before comes back every few seconds while its targets are full: quieter then
       if (deferrals) log.debug({ deferrals }, 'job started');
       else log.info('job started');
-      const summary = await uc.execute(payload, controller.signal, { deferrals });
+      const summary = await uc.execute(payload, controller.signal, {
+        deferrals,
+        ...(order !== undefined ? { order } : {}),
+      });
       if (summary.deferred) {
         const f = {
           delay_ms: summary.deferred.delayMs,
