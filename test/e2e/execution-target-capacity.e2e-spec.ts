@@ -155,4 +155,30 @@ describe('execution target capacity (max_concurrent enforced)', () => {
     const byStart = [...jobs].sort((a, b) => Date.parse(a.started_at!) - Date.parse(b.started_at!));
     expect(byStart.map((j) => j.id)).toEqual([first, urgent, low1, low2, low3]);
   });
+
+  it('a job cancelled while it waits for a full target leaves the line at once, not when its place lapses', async () => {
+    const blocker = await submit({ command: ['node', '-e', 'setTimeout(() => {}, 3000)'], pool: 'cap-one' });
+    await waitFor(async () => ((await slotsOf(targets['solo']!.id))?.in_use === 1 ? true : undefined), {
+      timeoutMs: 15_000,
+      intervalMs: 50,
+      what: 'the blocker to take the slot',
+    });
+    const waiting = await submit({ command: ONE_SECOND, pool: 'cap-one' });
+    const line = `${cp.redis.prefix}target:${targets['solo']!.id}:waiting`;
+    await waitFor(async () => ((await cp.redis.redis.zcard(line)) === 1 ? true : undefined), {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+      what: 'the job to take its place in line',
+    });
+    await cp.as(cp.adminKey).post(`/api/v1/jobs/${waiting}/cancel`).expect(200);
+    // well before a place lapses (4 s): at once, or — if a worker held the entry at that moment — when
+    // that worker next takes it and ends it as cancelled
+    await waitFor(async () => ((await cp.redis.redis.zcard(line)) === 0 ? true : undefined), {
+      timeoutMs: 1500,
+      intervalMs: 20,
+      what: 'the cancelled job to leave the line',
+    });
+    expect((await until(waiting)).status).toBe('cancelled');
+    expect((await until(blocker)).status).toBe('completed');
+  });
 });

@@ -22,6 +22,7 @@ import {
   RedisAttemptEvidence,
   RedisFleetLiveness,
   RedisJobSignals,
+  RedisTargetSlots,
   RedisKeys,
   RedisRateLimiter,
   createRedis,
@@ -47,6 +48,7 @@ import {
   FLEET_UOW,
   JOB_QUEUE,
   JOB_SIGNALS,
+  TARGET_SLOTS,
   METRICS_REGISTRY,
   RATE_LIMITER,
   REDIS,
@@ -140,6 +142,11 @@ export class InfrastructureModule implements OnApplicationShutdown {
         provide: JOB_SIGNALS,
         inject: [REDIS, REDIS_KEYS],
         useFactory: (r: Redis, k: RedisKeys) => new RedisJobSignals(r, k),
+      },
+      {
+        provide: TARGET_SLOTS,
+        inject: [REDIS, REDIS_KEYS],
+        useFactory: (r: Redis, k: RedisKeys) => new RedisTargetSlots(r, k),
       },
       {
         provide: ATTEMPT_EVIDENCE,

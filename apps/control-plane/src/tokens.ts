@@ -13,6 +13,7 @@ export const RATE_LIMITER = Symbol('RATE_LIMITER');
 export const EXECUTION_UOW = Symbol('EXECUTION_UOW');
 export const JOB_QUEUE = Symbol('JOB_QUEUE');
 export const JOB_SIGNALS = Symbol('JOB_SIGNALS');
+export const TARGET_SLOTS = Symbol('TARGET_SLOTS');
 export const ATTEMPT_EVIDENCE = Symbol('ATTEMPT_EVIDENCE');
 export const SECRET_BOX = Symbol('SECRET_BOX');
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');

@@ -32,6 +32,7 @@ import {
   HandBackJobsUseCase,
   type JobQueue,
   type JobSignals,
+  type TargetSlots,
   ManageEnginesUseCase,
   ManageJobsUseCase,
   ManageSecretsUseCase,
@@ -52,6 +53,7 @@ import {
   FLEET_UOW,
   JOB_QUEUE,
   JOB_SIGNALS,
+  TARGET_SLOTS,
   ATTEMPT_EVIDENCE,
   RATE_LIMITER,
   SECRET_BOX,
@@ -73,6 +75,7 @@ export class Ports {
     @Inject(EXECUTION_UOW) readonly executionUow: UnitOfWork<ExecutionRepositories>,
     @Inject(JOB_QUEUE) readonly queue: JobQueue,
     @Inject(JOB_SIGNALS) readonly signals: JobSignals,
+    @Inject(TARGET_SLOTS) readonly slots: TargetSlots,
     @Inject(ATTEMPT_EVIDENCE) readonly attemptEvidence: AttemptEvidence,
     @Inject(SECRET_BOX) readonly secrets: SecretBox,
   ) {}
@@ -127,7 +130,7 @@ export const USE_CASE_PROVIDERS: Provider[] = [
   useCase(ViewFleetUseCase, (p) => new ViewFleetUseCase(p.fleetUow, p.liveness)),
   useCase(ScheduleWorkerUseCase, (p) => new ScheduleWorkerUseCase(p.fleetUow, p.liveness)),
   useCase(SubmitJobUseCase, (p) => new SubmitJobUseCase(p.executionUow, p.queue)),
-  useCase(ManageJobsUseCase, (p) => new ManageJobsUseCase(p.executionUow, p.queue, p.signals)),
+  useCase(ManageJobsUseCase, (p) => new ManageJobsUseCase(p.executionUow, p.queue, p.signals, p.slots)),
   useCase(PersistJobEventsUseCase, (p) => new PersistJobEventsUseCase(p.executionUow, p.queue)),
   useCase(HandBackJobsUseCase, (p) => new HandBackJobsUseCase(p.executionUow, p.queue)),
   useCase(

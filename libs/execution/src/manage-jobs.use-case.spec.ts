@@ -41,6 +41,7 @@ function setup(status: string, entryHeld: boolean) {
       },
       findById: async () => ({ ...job }),
     },
+    targets: { activeForPool: async () => [{ id: 't-1' }, { id: 't-2' }] },
     audit: { record: async () => undefined },
   } as unknown as ExecutionRepositories;
   const uow: UnitOfWork<ExecutionRepositories> = { run: (work) => work(repos) };
@@ -53,7 +54,12 @@ function setup(status: string, entryHeld: boolean) {
   const signals: JobSignals = {
     cancel: async (id) => void signalled.push(id),
   };
-  return { job, signalled, removals, uc: new ManageJobsUseCase(uow, queue, signals) };
+  const left: string[] = [];
+  const slots = {
+    leaveTurns: async (ids: readonly string[], holder: string) =>
+      void left.push(`${ids.join(',')} ${holder}`),
+  };
+  return { job, signalled, removals, left, uc: new ManageJobsUseCase(uow, queue, signals, slots) };
 }
 
 describe('ManageJobsUseCase.cancel', () => {
@@ -78,5 +84,11 @@ describe('ManageJobsUseCase.cancel', () => {
     expect(view).toMatchObject({ status: 'running' });
     expect(s.removals).toEqual([]);
     expect(s.signalled).toEqual([s.job.id]);
+  });
+
+  it("gives up a cancelled queued job's places in line at its pool's targets (it may have waited for a full one)", async () => {
+    const s = setup('queued', false);
+    await s.uc.cancel(principal, s.job.id, null);
+    expect(s.left).toEqual([`t-1,t-2 ${s.job.id}:a1`]);
   });
 });

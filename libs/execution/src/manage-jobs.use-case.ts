@@ -8,6 +8,7 @@ import {
   transitionFrom,
 } from '@agentfleet/domain';
 import type { ExecutionRepositories, JobFilter, JobQueue, JobSignals } from './execution.ports';
+import { type TargetSlots, slotHolder } from './target-slots.port';
 import { jobView } from './job.view';
 
 export function jobFilterOf(q: ListJobsQuery): JobFilter {
@@ -27,6 +28,7 @@ export class ManageJobsUseCase {
     private readonly uow: UnitOfWork<ExecutionRepositories>,
     private readonly queue: JobQueue,
     private readonly signals: JobSignals,
+    private readonly slots?: Pick<TargetSlots, 'leaveTurns'>,
   ) {}
 
   async get(principal: Principal, id: string) {
@@ -63,6 +65,23 @@ export class ManageJobsUseCase {
   }
 
   /**
+   * A job cancelled while it waited for a full target gives up its places in the pool's targets' lines
+   * at once, rather than holding the next in line back until the places lapse. Best effort: they lapse.
+   */
+  private async leaveTurns(organizationId: string, pool: string, holder: string): Promise<void> {
+    if (!this.slots) return;
+    try {
+      const targets = await this.uow.run((repos) => repos.targets.activeForPool(organizationId, pool));
+      await this.slots.leaveTurns(
+        targets.map((t) => t.id),
+        holder,
+      );
+    } catch {
+      // the places lapse on their own within seconds
+    }
+  }
+
+  /**
    * A queued job is removed from its queue and ends `cancelled` at once; a running one is signalled
    * and its worker stops the container within seconds (the job ends `cancelled` when it reports).
    * Cancelling a finished job changes nothing.
@@ -96,6 +115,7 @@ export class ManageJobsUseCase {
         // a worker held its queue entry (taking it, or giving it back deferred): the cancel flag makes
         // that worker, or the next one to take the entry, end it before any container starts
         if (!removed) await this.signals.cancel(job.id, job.workerId);
+        await this.leaveTurns(job.organizationId, job.pool, slotHolder(job.id, job.attempt));
         return jobView(cancelled);
       }
     }

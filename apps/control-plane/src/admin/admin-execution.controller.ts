@@ -2,15 +2,20 @@ import { Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/c
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { listJobsQuerySchema, poolNameSchema } from '@agentfleet/contracts';
 import { NotFoundError, type Principal, type UnitOfWork, actorOf } from '@agentfleet/domain';
-import { type ExecutionRepositories, ManageJobsUseCase, targetView } from '@agentfleet/execution';
+import {
+  type ExecutionRepositories,
+  ManageJobsUseCase,
+  type TargetSlots,
+  targetView,
+} from '@agentfleet/execution';
 import type { BullmqExecutionQueue } from '@agentfleet/infra-queue';
-import { RedisBreakerBoard, type RedisKeys, RedisTargetSlots } from '@agentfleet/infra-redis';
+import { RedisBreakerBoard, type RedisKeys } from '@agentfleet/infra-redis';
 import type { Redis } from 'ioredis';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { ClientIp, CurrentPrincipal, RequireScopes } from '../common/auth.decorators';
 import { UuidParamDto } from '../common/common.dto';
-import { EXECUTION_UOW, JOB_QUEUE, REDIS, REDIS_KEYS } from '../tokens';
+import { EXECUTION_UOW, JOB_QUEUE, REDIS, REDIS_KEYS, TARGET_SLOTS } from '../tokens';
 
 class ListJobsQueryDto extends createZodDto(listJobsQuerySchema) {}
 class PoolParamDto extends createZodDto(z.strictObject({ pool: poolNameSchema })) {}
@@ -35,7 +40,6 @@ class CleanQueryDto extends createZodDto(
 @Controller('api/v1/admin')
 export class AdminExecutionController {
   private readonly breakers: RedisBreakerBoard;
-  private readonly slots: RedisTargetSlots;
 
   constructor(
     private readonly jobs: ManageJobsUseCase,
@@ -43,9 +47,9 @@ export class AdminExecutionController {
     @Inject(JOB_QUEUE) private readonly queue: BullmqExecutionQueue,
     @Inject(REDIS) redis: Redis,
     @Inject(REDIS_KEYS) keys: RedisKeys,
+    @Inject(TARGET_SLOTS) private readonly slots: TargetSlots,
   ) {
     this.breakers = new RedisBreakerBoard(redis, keys);
-    this.slots = new RedisTargetSlots(redis, keys);
   }
 
   /** Pools are shared by organizations' targets; an organization manages the queues of its own pools. */

@@ -2,11 +2,20 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { FleetLiveness, FleetStatsReader } from '@agentfleet/fleet';
 import { type Metrics, replaceGaugeSeries } from '@agentfleet/infra-observability';
 import type { BullmqExecutionQueue } from '@agentfleet/infra-queue';
-import { RedisJobEventConsumer, type RedisKeys, RedisTargetSlots } from '@agentfleet/infra-redis';
+import { RedisJobEventConsumer, type RedisKeys } from '@agentfleet/infra-redis';
 import type { Redis } from 'ioredis';
 import { CONTROL_PLANE_ENV, type ControlPlaneEnv } from '../env';
 import { ReaperService } from '../fleet/reaper.service';
-import { FLEET_LIVENESS, FLEET_STATS, JOB_QUEUE, METRICS_REGISTRY, REDIS, REDIS_KEYS } from '../tokens';
+import {
+  FLEET_LIVENESS,
+  FLEET_STATS,
+  JOB_QUEUE,
+  METRICS_REGISTRY,
+  REDIS,
+  REDIS_KEYS,
+  TARGET_SLOTS,
+} from '../tokens';
+import type { TargetSlots } from '@agentfleet/execution';
 
 const QUEUE_STATES = [
   'waiting',
@@ -27,7 +36,6 @@ const QUEUE_STATES = [
 @Injectable()
 export class FleetMetricsCollector implements OnModuleInit {
   private readonly firehose: RedisJobEventConsumer;
-  private readonly slots: RedisTargetSlots;
 
   constructor(
     @Inject(METRICS_REGISTRY) private readonly metrics: Metrics,
@@ -38,10 +46,10 @@ export class FleetMetricsCollector implements OnModuleInit {
     @Inject(REDIS) redis: Redis,
     @Inject(REDIS_KEYS) keys: RedisKeys,
     @Inject(CONTROL_PLANE_ENV) private readonly env: ControlPlaneEnv,
+    @Inject(TARGET_SLOTS) private readonly slots: TargetSlots,
   ) {
     // the group name the consumers use (JobEventConsumerService); XINFO only reads
     this.firehose = new RedisJobEventConsumer(redis, keys, 'control-plane', 'metrics');
-    this.slots = new RedisTargetSlots(redis, keys);
   }
 
   onModuleInit() {
