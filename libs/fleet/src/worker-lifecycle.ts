@@ -167,12 +167,10 @@ export class WorkerLifecycle {
       this.beatFailures = 0;
       switch (res.outcome) {
         case 'ok':
-          {
-            // several reloads (the token changed twice, the reaper repeated one) need one registration
-            const reloads = res.controls.filter((c) => c.type === 'reload');
-            for (const c of res.controls) if (c.type !== 'reload') await this.apply(c);
-            if (reloads.length || this.reloadPending) await this.apply(reloads[0] ?? { type: 'reload' });
-          }
+          // several reloads (the token changed twice, the reaper repeated one) need one registration
+          for (const c of res.controls) if (c.type !== 'reload') await this.apply(c);
+          if (res.controls.some((c) => c.type === 'reload')) await this.apply({ type: 'reload' });
+          else if (this.reloadPending) await this.reload();
           break;
         case 'revoked':
           this.o.logger.error('worker token revoked; stopping', { worker_id: s.worker_id });

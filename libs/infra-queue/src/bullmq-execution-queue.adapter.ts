@@ -156,9 +156,15 @@ export class BullmqExecutionConsumer {
   /**
    * New settings while running (the worker's token changed): consumes exactly `pools` — a dropped
    * pool's Worker takes nothing more and closes once its running jobs have ended, in the background —
-   * each at `concurrency` (BullMQ applies a new concurrency to the next jobs it takes).
+   * each at `concurrency` (BullMQ applies a new concurrency to the next jobs it takes). Says whether
+   * anything changed.
    */
-  reconfigure(pools: readonly string[], concurrency: number): void {
+  reconfigure(pools: readonly string[], concurrency: number): boolean {
+    const same =
+      concurrency === this.concurrency &&
+      pools.length === this.workers.size &&
+      pools.every((p) => this.workers.has(p));
+    if (same) return false;
     this.concurrency = concurrency;
     for (const [pool, w] of this.workers) {
       if (pools.includes(pool)) {
@@ -169,6 +175,7 @@ export class BullmqExecutionConsumer {
       void w.close(false).catch(() => undefined);
     }
     for (const pool of pools) if (!this.workers.has(pool)) this.consume(pool);
+    return true;
   }
 
   private consume(pool: string): void {

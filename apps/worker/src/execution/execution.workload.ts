@@ -64,8 +64,6 @@ export class ExecutionWorkload implements Workload {
   private readonly runtimes = new Map<string, ContainerRuntime>();
   private paused = true;
   private subscribed = false;
-  /** The concurrency the consumer runs with (the session's when it was made or last reconfigured). */
-  private consumerConcurrency = 0;
 
   /** Every job of the catalog has exactly one handler here, or the worker does not start. */
   private readonly handlers = handlerRegistry([
@@ -133,9 +131,7 @@ export class ExecutionWorkload implements Workload {
     } else {
       // registered again (the token changed): its pools and concurrency are the session's now
       const current = this.consumer.pools();
-      const same = current.length === s.pools.length && s.pools.every((p) => current.includes(p));
-      if (!same || this.consumerConcurrency !== s.concurrency) {
-        this.consumer.reconfigure(s.pools, s.concurrency);
+      if (this.consumer.reconfigure(s.pools, s.concurrency)) {
         this.d.logger.info(
           { pools: s.pools, concurrency: s.concurrency, previous_pools: current },
           'token settings changed: consuming execution queues with the new settings',
@@ -143,7 +139,6 @@ export class ExecutionWorkload implements Workload {
       }
       this.consumer.resume();
     }
-    this.consumerConcurrency = s.concurrency;
   }
 
   /** Waits for running jobs; after `timeoutMs` stops their containers and hands them back. */
