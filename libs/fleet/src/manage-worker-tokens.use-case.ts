@@ -171,7 +171,7 @@ export async function stopWorkersOfToken(
 /**
  * Tells the token's running workers to register again (taking its settings). The change is committed
  * already: if Redis cannot be told now, the reaper finds the workers whose settings differ from their
- * token's and tells them (reconcileWorkerSettings), so the error is not the caller's.
+ * token's and tells them (ReapLostWorkersUseCase), so the error is not the caller's.
  */
 async function reloadWorkersOfToken(
   uow: UnitOfWork<FleetRepositories>,
