@@ -339,6 +339,17 @@ export function processCpuMs(pid: number): number | undefined {
   }
 }
 
+/** Read and write system calls a process made so far (/proc/<pid>/io), or undefined when it is gone. */
+export function processSyscalls(pid: number): { reads: number; writes: number } | undefined {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const v = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? Number.NaN);
+    return { reads: v('syscr'), writes: v('syscw') };
+  } catch {
+    return undefined;
+  }
+}
+
 /** USER_HZ on Linux (getconf CLK_TCK): 100 on every mainstream kernel configuration. */
 const CLOCK_TICKS = 100;
 

@@ -40,6 +40,7 @@ import {
   killOnExit,
   machineCpuMs,
   processCpuMs,
+  processSyscalls,
   startStack,
 } from './execution-stack';
 import type { RawWorkerInit, RawWorkerMessage, RawWorkerRequest } from './execution-raw.worker';
@@ -92,8 +93,12 @@ interface CpuMark {
   at: number;
   machine: { busy: number; total: number };
   redisMs: number;
+  /** INFO commandstats: calls and µs per command (server-wide; commands run inside Lua count too). */
+  redisCommands: Map<string, { calls: number; usec: number }>;
   self: number;
   procs: Record<string, number | undefined>;
+  /** Read/write system calls so far of each process of `procs`, and of the Redis server. */
+  syscalls: Record<string, { reads: number; writes: number } | undefined>;
   /** PostgreSQL backends of the stack's database: the stack's own, and the bench's (its polling). */
   pg: { stack: Map<number, number>; bench: Map<number, number> };
 }
@@ -124,9 +129,16 @@ async function cpuMark(
     at: performance.now(),
     machine: machineCpuMs(),
     redisMs: await redisCpuMs(redis),
+    redisCommands: await redisCommandStats(redis),
     self: (u.user + u.system) / 1000,
     procs: Object.fromEntries(
       Object.entries(procs).map(([k, pid]) => [k, pid ? processCpuMs(pid) : undefined]),
+    ),
+    syscalls: Object.fromEntries(
+      Object.entries({ ...procs, Redis: await redisPid(redis) }).map(([k, pid]) => [
+        k,
+        pid ? processSyscalls(pid) : undefined,
+      ]),
     ),
     pg,
   };
@@ -139,6 +151,37 @@ interface CpuFigures {
   /** % of one core, per process. */
   percent_of_core: Record<string, number>;
   machine_busy_percent_of_all_cores: number;
+  redis_commands: ReturnType<typeof commandFigures>;
+  /** Read and write system calls per job of each process (sockets included: each is a wake-up). */
+  syscalls_per_job: Record<string, { reads: number; writes: number }>;
+}
+
+/** The Redis server's pid when it runs on this machine (its syscalls are read from /proc), else undefined. */
+async function redisPid(r: Redis): Promise<number | undefined> {
+  const pid = Number(/^process_id:(\d+)/m.exec(await r.info('server'))?.[1]);
+  return Number.isFinite(pid) && processSyscalls(pid) ? pid : undefined;
+}
+
+async function redisCommandStats(r: Redis): Promise<Map<string, { calls: number; usec: number }>> {
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const m of (await r.info('commandstats')).matchAll(/^cmdstat_(\S+):calls=(\d+),usec=(\d+)/gm))
+    stats.set(m[1]!, { calls: Number(m[2]), usec: Number(m[3]) });
+  return stats;
+}
+
+/** Redis commands per job by command (most first), and the µs Redis spent in them per job. */
+function commandFigures(a: CpuMark, b: CpuMark, jobs: number) {
+  const rows = [...b.redisCommands].map(([cmd, v]) => {
+    const before = a.redisCommands.get(cmd) ?? { calls: 0, usec: 0 };
+    return { cmd, calls: (v.calls - before.calls) / jobs, usec: (v.usec - before.usec) / jobs };
+  });
+  const per_job = Object.fromEntries(
+    rows
+      .filter((r) => r.calls > 0)
+      .sort((x, y) => y.calls - x.calls)
+      .map((r) => [r.cmd, { calls: Number(r.calls.toFixed(3)), usec: Number(r.usec.toFixed(2)) }]),
+  );
+  return { total_calls: rows.reduce((n, r) => n + r.calls, 0), per_job };
 }
 
 function cpuFigures(a: CpuMark, b: CpuMark, jobs: number, selfLabel: string): CpuFigures {
@@ -169,6 +212,14 @@ function cpuFigures(a: CpuMark, b: CpuMark, jobs: number, selfLabel: string): Cp
     percent_of_core: pct,
     machine_busy_percent_of_all_cores:
       ((b.machine.busy - a.machine.busy) / (b.machine.total - a.machine.total)) * 100,
+    redis_commands: commandFigures(a, b, jobs),
+    syscalls_per_job: Object.fromEntries(
+      Object.entries(b.syscalls).flatMap(([k, v]) => {
+        const before = a.syscalls[k];
+        if (!v || !before) return [];
+        return [[k, { reads: (v.reads - before.reads) / jobs, writes: (v.writes - before.writes) / jobs }]];
+      }),
+    ),
   };
 }
 
@@ -965,6 +1016,18 @@ function report(
       '  machine busy',
       `${fmt(f.machine_busy_percent_of_all_cores, 0)}% of ${m.cores} cores`,
       'whole machine (/proc/stat), other processes included',
+    );
+    const top = Object.entries(f.redis_commands.per_job)
+      .slice(0, 8)
+      .map(([cmd, v]) => `${cmd} ${fmt(v.calls, 2)}`)
+      .join(', ');
+    line('  Redis commands', `${fmt(f.redis_commands.total_calls, 1)}/job`, top);
+    line(
+      '  system calls (reads + writes)',
+      'per job',
+      Object.entries(f.syscalls_per_job)
+        .map(([k, v]) => `${k} ${fmt(v.reads, 1)} + ${fmt(v.writes, 1)}`)
+        .join(', '),
     );
   };
   console.log('');
