@@ -13,6 +13,7 @@ import { BUILTIN_ROLES, ROLE_NAMES } from '@agentfleet/contracts';
 import { type EntityManager, IsNull } from 'typeorm';
 import { ApiKeyEntity, OrganizationEntity, RoleDefinitionEntity, UserEntity } from './entities';
 import { camelRow, pageOf, plain } from './row-mapping';
+import { preparedQuery } from './prepared-query';
 import { TypeormAuditLogRepository } from './typeorm-audit.repository';
 
 /** Arbitrary constant: the advisory lock that serialises first-start bootstrap. */
@@ -90,7 +91,8 @@ class TypeormApiKeyRepository implements ApiKeyRepository {
   }
   async findManyByPrefix(prefixes: readonly string[]) {
     if (!prefixes.length) return [];
-    const rows = await this.em.query<Record<string, unknown>[]>(
+    const rows = await preparedQuery<Record<string, unknown>[]>(
+      this.em,
       `SELECT k.*, (o.is_active AND COALESCE(u.is_active, true)) AS holder_active
          FROM api_keys k
          JOIN organizations o ON o.id = k.organization_id

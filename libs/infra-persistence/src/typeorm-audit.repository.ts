@@ -1,6 +1,7 @@
 import type { AuditLogReader, AuditRecord, Page, PageResult } from '@agentfleet/access';
 import type { AuditEntry, AuditLogWriter } from '@agentfleet/domain';
 import type { EntityManager } from 'typeorm';
+import { preparedQuery } from './prepared-query';
 import { AuditLogEntity } from './entities';
 import { pageOf } from './row-mapping';
 
@@ -33,7 +34,8 @@ export class TypeormAuditLogRepository implements AuditLogWriter, AuditLogReader
   async recordMany(entries: readonly AuditEntry[]): Promise<void> {
     if (!entries.length) return;
     const rows = entries.map(auditRow);
-    await this.em.query(
+    await preparedQuery(
+      this.em,
       `INSERT INTO audit_log
               (organization_id, user_id, api_key_id, worker_token_id, action, resource_type, resource_id, details, ip_address)
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::text[])`,

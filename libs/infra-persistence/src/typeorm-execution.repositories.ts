@@ -20,6 +20,7 @@ import type {
 import type { EntityManager } from 'typeorm';
 import { ExecutionEngineEntity, ExecutionJobEntity, ExecutionTargetEntity } from './entities';
 import { camelRow, pageOf, plain } from './row-mapping';
+import { preparedQuery } from './prepared-query';
 import { TypeormAuditLogRepository } from './typeorm-audit.repository';
 import { TypeormSecretRepository } from './typeorm-secret.repository';
 
@@ -156,7 +157,8 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
     );
     // ON CONFLICT on the partial unique index: a repeated idempotency key (in an earlier transaction or
     // earlier in this statement) inserts nothing and the first job is returned below
-    const inserted = await this.em.query<Record<string, unknown>[]>(
+    const inserted = await preparedQuery<Record<string, unknown>[]>(
+      this.em,
       `INSERT INTO execution_jobs (${NEW_JOB_COLUMNS.map(([k]) => columnOf(k)).join(', ')})
        SELECT ${select.join(', ')}
          FROM unnest(${arrays.join(', ')}) AS v(${NEW_JOB_COLUMNS.map(([k]) => columnOf(k)).join(', ')})
@@ -167,7 +169,8 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
     const missing = rows.filter((r) => !created.has(r.id));
     const existing = new Map<string, ExecutionJobRecord>();
     if (missing.length) {
-      const found = await this.em.query<Record<string, unknown>[]>(
+      const found = await preparedQuery<Record<string, unknown>[]>(
+        this.em,
         `SELECT j.* FROM execution_jobs j
            JOIN unnest($1::uuid[], $2::text[]) AS k(organization_id, idempotency_key)
              ON j.organization_id = k.organization_id AND j.idempotency_key = k.idempotency_key`,
@@ -196,7 +199,8 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
 
   async findManyUnscoped(ids: readonly string[]) {
     if (!ids.length) return [];
-    const rows = await this.em.query<Record<string, unknown>[]>(
+    const rows = await preparedQuery<Record<string, unknown>[]>(
+      this.em,
       `SELECT * FROM execution_jobs WHERE id = ANY($1::uuid[])`,
       [ids],
     );
@@ -257,7 +261,9 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
       for (const k of keys) params.push(group.map((c) => paramOf(k, c.patch[k])));
       const arrays = keys.map((k, i) => `, $${i + 5}::${PATCH_TYPES[k]}[]`).join('');
       // the same condition as transition(), row by row: a job whose (status, attempt) moved on is not touched
-      const rows = await this.em.query<[Record<string, unknown>[], number]>(
+      // a handful of shapes, so a bounded set of texts
+      const rows = await preparedQuery<[Record<string, unknown>[], number]>(
+        this.em,
         `UPDATE execution_jobs j SET status = $1${cols.map((c) => `, ${c} = v.${c}`).join('')}
            FROM unnest($3::uuid[], $4::int[]${arrays}) AS v(id, attempt${cols.map((c) => `, ${c}`).join('')})
           WHERE j.id = v.id AND j.attempt = v.attempt AND j.status = ANY($2::text[]) RETURNING j.*`,
@@ -311,7 +317,8 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
     if (!changes.length) return;
     assertOnePerJob(changes);
     // the same condition as update(); a change without progress keeps the stored one, missing usage adds 0
-    await this.em.query(
+    await preparedQuery(
+      this.em,
       `UPDATE execution_jobs j SET progress = COALESCE(v.progress, j.progress),
               prompt_tokens = j.prompt_tokens + v.add_prompt, completion_tokens = j.completion_tokens + v.add_completion,
               cost_usd = j.cost_usd + v.add_cost
@@ -402,7 +409,8 @@ class TypeormTargetRepository implements TargetRepository {
     );
   }
   async activeForPool(organizationId: string, pool: string) {
-    const rows = await this.em.query<Record<string, unknown>[]>(
+    const rows = await preparedQuery<Record<string, unknown>[]>(
+      this.em,
       `SELECT * FROM execution_targets WHERE organization_id = $1 AND worker_pool = $2 AND is_active
         ORDER BY created_at, id`,
       [organizationId, pool],
@@ -460,7 +468,8 @@ class TypeormJobEventRepository implements JobEventRepository {
     if (!events.length) return;
     // one statement with six array parameters, whatever the batch size (no per-row SQL to build);
     // unnest keeps the order, so ids (what the logs API pages by) follow the stream order
-    await this.em.query(
+    await preparedQuery(
+      this.em,
       `INSERT INTO execution_job_events (job_id, organization_id, attempt, stream_id, type, data)
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::jsonb[])
        ON CONFLICT DO NOTHING`, // a redelivered stream entry is already stored
