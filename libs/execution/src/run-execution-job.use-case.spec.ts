@@ -8,6 +8,8 @@ const JOB = '00000000-0000-4000-8000-0000000000a1';
 const ORG = '00000000-0000-4000-8000-000000000001';
 const TARGET = '00000000-0000-4000-8000-0000000000b1';
 const VALUE = 'sk-live-never-logged';
+/** The place in line of a job whose test is not about the line (the worker always passes one). */
+const TURN = { order: 10 };
 
 function payload(spec: Partial<ExecutionRunPayload['spec']> = {}, over: Partial<ExecutionRunPayload> = {}) {
   return {
@@ -123,6 +125,7 @@ describe('RunExecutionJobUseCase: env values from secrets', () => {
     const summary = await s.uc.execute(
       payload({ secret_env: { API_KEY: 'OPENAI_KEY' } }),
       new AbortController().signal,
+      TURN,
     );
     expect(summary.status).toBe('completed');
     expect(s.asked).toEqual([[JOB, 2]]);
@@ -133,8 +136,8 @@ describe('RunExecutionJobUseCase: env values from secrets', () => {
 
   it('does not ask the control plane when the job references no secret', async () => {
     const s = setup(async () => ({}));
-    await s.uc.execute(payload(), new AbortController().signal);
-    await s.uc.execute(payload({ secret_env: {} }), new AbortController().signal);
+    await s.uc.execute(payload(), new AbortController().signal, TURN);
+    await s.uc.execute(payload({ secret_env: {} }), new AbortController().signal, TURN);
     expect(s.asked).toEqual([]);
     expect(s.runs.map((r) => r.env)).toEqual([{ MODE: 'test' }, { MODE: 'test' }]);
     expect(s.runs.map((r) => r.secretEnv)).toEqual([{}, {}]);
@@ -142,7 +145,11 @@ describe('RunExecutionJobUseCase: env values from secrets', () => {
 
   it('takes only the referenced variables from the answer: it cannot add or replace others', async () => {
     const s = setup(async () => ({ API_KEY: VALUE, MODE: 'hijacked', PATH: '/evil' }));
-    await s.uc.execute(payload({ secret_env: { API_KEY: 'OPENAI_KEY' } }), new AbortController().signal);
+    await s.uc.execute(
+      payload({ secret_env: { API_KEY: 'OPENAI_KEY' } }),
+      new AbortController().signal,
+      TURN,
+    );
     expect(s.runs[0]!.env).toEqual({ MODE: 'test' });
     expect(s.runs[0]!.secretEnv).toEqual({ API_KEY: VALUE });
   });
@@ -154,6 +161,7 @@ describe('RunExecutionJobUseCase: env values from secrets', () => {
     const summary = await s.uc.execute(
       payload({ secret_env: { API_KEY: 'OPENAI_KEY' } }),
       new AbortController().signal,
+      TURN,
     );
     expect(summary.status).toBe('failed');
     expect(s.runs).toHaveLength(0);
@@ -169,6 +177,7 @@ describe('RunExecutionJobUseCase: env values from secrets', () => {
     await s.uc.execute(
       payload({ secret_env: { API_KEY: 'OPENAI_KEY', DB: 'DB_URL' } }),
       new AbortController().signal,
+      TURN,
     );
     expect(s.runs).toHaveLength(0);
     expect(s.events.at(-1)).toMatchObject({ status: 'failed', error: expect.stringContaining('env.DB') });
@@ -176,7 +185,11 @@ describe('RunExecutionJobUseCase: env values from secrets', () => {
 
   it('fails a job with references on a worker that cannot resolve them, rather than run it without', async () => {
     const s = setup();
-    await s.uc.execute(payload({ secret_env: { API_KEY: 'OPENAI_KEY' } }), new AbortController().signal);
+    await s.uc.execute(
+      payload({ secret_env: { API_KEY: 'OPENAI_KEY' } }),
+      new AbortController().signal,
+      TURN,
+    );
     expect(s.runs).toHaveLength(0);
     expect(s.events.at(-1)).toMatchObject({ status: 'failed' });
   });
@@ -191,7 +204,11 @@ describe('RunExecutionJobUseCase: engine env', () => {
 
   it("puts the engine's settings into env and its API key into secretEnv", async () => {
     const s = setup(undefined, async () => engine);
-    const summary = await s.uc.execute(payload({}, { engine_id: ENGINE }), new AbortController().signal);
+    const summary = await s.uc.execute(
+      payload({}, { engine_id: ENGINE }),
+      new AbortController().signal,
+      TURN,
+    );
     expect(summary.status).toBe('completed');
     expect(s.runs[0]!.env).toEqual({ MODE: 'test', ...engine.env });
     expect(s.runs[0]!.secretEnv).toEqual({ AGENTFLEET_ENGINE_API_KEY: VALUE });
@@ -212,6 +229,7 @@ describe('RunExecutionJobUseCase: engine env', () => {
         { engine_id: ENGINE },
       ),
       new AbortController().signal,
+      TURN,
     );
     const { env, secretEnv } = s.runs[0]!;
     expect(env).toEqual({ MODE: 'test', ...engine.env });
@@ -220,7 +238,10 @@ describe('RunExecutionJobUseCase: engine env', () => {
   });
 });
 
-/** Slots in memory with the adapter's rules (at most `max`, a holder counted once); every call recorded. */
+/**
+ * Slots in memory with the adapter's rules (at most `max`, a holder counted once, a freed slot to the
+ * first in line); every call recorded.
+ */
 class MemorySlots implements TargetSlots {
   readonly held = new Map<string, Set<string>>();
   readonly calls: string[] = [];
@@ -229,19 +250,6 @@ class MemorySlots implements TargetSlots {
 
   holders(targetId: string): string[] {
     return [...(this.held.get(targetId) ?? [])];
-  }
-
-  async acquire(targetId: string, holder: string, max: number): Promise<boolean> {
-    this.calls.push(`acquire ${targetId} ${holder} ${max}`);
-    if (this.failAcquires > 0) {
-      this.failAcquires--;
-      throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
-    }
-    const set = this.held.get(targetId) ?? new Set<string>();
-    this.held.set(targetId, set);
-    if (!set.has(holder) && set.size >= max) return false;
-    set.add(holder);
-    return true;
   }
 
   /** Places in line per target: holder → order (no lapsing here). */
@@ -418,7 +426,7 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
   it('runs on the next target of the pool when the first is full', async () => {
     const f = fleet();
     f.slots.held.set(A, new Set(['other-job:a1']));
-    const summary = await f.uc.execute(twoTargets(1, 2), new AbortController().signal);
+    const summary = await f.uc.execute(twoTargets(1, 2), new AbortController().signal, TURN);
     expect(summary).toMatchObject({ status: 'completed', targetId: B });
     expect(f.ranOn).toEqual([B]);
     expect(f.events.find((e) => e.type === 'started')).toMatchObject({ target_id: B });
@@ -428,7 +436,7 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
 
   it('ends a job whose cancel flag was raised before it started as cancelled: nothing runs, its slot is given back', async () => {
     const f = fleet({ cancelRequested: async () => true });
-    const summary = await f.uc.execute(twoTargets(1, 1), new AbortController().signal);
+    const summary = await f.uc.execute(twoTargets(1, 1), new AbortController().signal, TURN);
     expect(summary.status).toBe('cancelled');
     expect(f.ranOn).toEqual([]);
     expect(f.events.map((e) => e.type)).toEqual(['finished']);
@@ -438,17 +446,17 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
   it('asks for the cancel flag and the first slot at once (one round trip), not one after the other', async () => {
     let answer!: (v: boolean) => void;
     const f = fleet({ cancelRequested: () => new Promise<boolean>((r) => (answer = r)) });
-    const running = f.uc.execute(twoTargets(1, 1), new AbortController().signal);
+    const running = f.uc.execute(twoTargets(1, 1), new AbortController().signal, TURN);
     // the flag is not answered yet, and the slot was asked for already
     await new Promise((r) => setImmediate(r));
-    expect(f.slots.calls).toEqual([`acquire ${A} ${HOLDER} 1`]);
+    expect(f.slots.calls).toEqual([`acquireInTurn ${A} ${HOLDER} 1 10`]);
     answer(false);
     expect(await running).toMatchObject({ status: 'completed', targetId: A });
   });
 
   it('runs the job when the cancel flag cannot be read (a cancel sent while it runs still arrives as a signal)', async () => {
     const f = fleet({ cancelRequested: async () => Promise.reject(new Error('Redis away')) });
-    const summary = await f.uc.execute(twoTargets(1, 1), new AbortController().signal);
+    const summary = await f.uc.execute(twoTargets(1, 1), new AbortController().signal, TURN);
     expect(summary.status).toBe('completed');
   });
 
@@ -456,11 +464,12 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
     const f = fleet();
     f.slots.held.set(A, new Set(['x:a1']));
     f.slots.held.set(B, new Set(['y:a1', 'z:a1']));
-    const summary = await f.uc.execute(twoTargets(1, 2), new AbortController().signal);
+    const summary = await f.uc.execute(twoTargets(1, 2), new AbortController().signal, TURN);
     expect(summary.status).toBe('deferred');
     expect(summary.deferred).toEqual({
       delayMs: expect.any(Number),
-      reason: 'a: full (max_concurrent 1); b: full (max_concurrent 2)',
+      reason:
+        'a: full (max_concurrent 1; 0 waiting before this job); b: full (max_concurrent 2; 0 waiting before this job)',
     });
     expect(f.ranOn).toEqual([]);
     expect(f.events).toEqual([]);
@@ -472,42 +481,83 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
   it('defers rather than fails when one target is full and the other has an open breaker', async () => {
     const f = fleet({ open: [B] });
     f.slots.held.set(A, new Set(['x:a1']));
-    const summary = await f.uc.execute(twoTargets(1, 4), new AbortController().signal);
+    const summary = await f.uc.execute(twoTargets(1, 4), new AbortController().signal, TURN);
     expect(summary.status).toBe('deferred');
-    expect(summary.deferred?.reason).toBe('a: full (max_concurrent 1); b: breaker open');
+    expect(summary.deferred?.reason).toBe(
+      'a: full (max_concurrent 1; 0 waiting before this job); b: breaker open',
+    );
     expect(f.events).toEqual([]);
   });
 
   it('still ends as failed_circuit_open when every breaker is open and no target was full', async () => {
     const f = fleet({ open: [A, B] });
-    const summary = await f.uc.execute(twoTargets(1, 1), new AbortController().signal);
+    const summary = await f.uc.execute(twoTargets(1, 1), new AbortController().signal, TURN);
     expect(summary.status).toBe('failed_circuit_open');
     expect(f.events.at(-1)).toMatchObject({ type: 'finished', status: 'failed_circuit_open' });
     // a target behind an open breaker is not asked for a slot either
     expect(f.slots.calls).toEqual([]);
   });
 
-  it('waits longer the more often the attempt was deferred, up to about two seconds', async () => {
+  it('waits by its place in line, however often it was deferred, up to about two seconds', async () => {
     const f = fleet();
     f.slots.held.set(A, new Set(['x:a1']));
     const delays: number[] = [];
-    for (const deferrals of [0, 1, 2, 3, 10, 100]) {
+    for (const [waiting, deferrals] of [
+      [0, 0],
+      [0, 100],
+      [1, 0],
+      [2, 5],
+      [5, 0],
+      [20, 1],
+    ] as const) {
+      // `waiting` jobs queued before this one wait in line already
+      f.slots.waiting.set(A, new Map(Array.from({ length: waiting }, (_, i) => [`w${i}:a1`, 1])));
       const s = await f.uc.execute(
         payload({}, { targets: [target(A, 'a', 1)] }),
         new AbortController().signal,
         {
+          ...TURN,
           deferrals,
         },
       );
+      expect(s.deferred!.reason).toBe(`a: full (max_concurrent 1; ${waiting} waiting before this job)`);
       delays.push(s.deferred!.delayMs);
     }
-    expect(delays).toEqual([250, 500, 1000, 2000, 2000, 2000]);
+    expect(delays).toEqual([100, 100, 200, 400, 2000, 2000]);
+  });
+
+  it('waits longer the more often the attempt was deferred, up to about two seconds, when Redis failed its slot requests (no place to go by)', async () => {
+    jest.useFakeTimers();
+    try {
+      const f = fleet();
+      f.slots.failAcquires = Infinity;
+      const delays: number[] = [];
+      for (const deferrals of [0, 1, 2, 3, 10, 100]) {
+        const running = f.uc.execute(
+          payload({}, { targets: [target(A, 'a', 1)] }),
+          new AbortController().signal,
+          {
+            ...TURN,
+            deferrals,
+          },
+        );
+        await jest.advanceTimersByTimeAsync(250); // the retries of the slot request
+        const s = await running;
+        expect(s.deferred!.reason).toContain('a: slots unavailable');
+        delays.push(s.deferred!.delayMs);
+      }
+      expect(delays).toEqual([250, 500, 1000, 2000, 2000, 2000]);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('spreads deferred attempts with jitter, so jobs held back together do not return together', async () => {
     const at = (r: number) => {
       const slots = new MemorySlots();
       slots.held.set(A, new Set(['x:a1']));
+      // five queued before it: far enough back to ask again after about two seconds
+      slots.waiting.set(A, new Map(Array.from({ length: 5 }, (_, i) => [`w${i}:a1`, i])));
       return new RunExecutionJobUseCase({
         workerId: 'w',
         hostname: 'h',
@@ -520,9 +570,7 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
         sinkFor: () => ({ append: async () => undefined }),
         logger: { info: () => undefined, warn: () => undefined },
         random: () => r,
-      }).execute(payload({}, { targets: [target(A, 'a', 1)] }), new AbortController().signal, {
-        deferrals: 3,
-      });
+      }).execute(payload({}, { targets: [target(A, 'a', 1)] }), new AbortController().signal, TURN);
     };
     expect((await at(0)).deferred!.delayMs).toBe(1500);
     expect((await at(0.999999)).deferred!.delayMs).toBe(2500);
@@ -537,9 +585,9 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
         return ok();
       },
     });
-    await f.uc.execute(twoTargets(3), new AbortController().signal);
+    await f.uc.execute(twoTargets(3), new AbortController().signal, TURN);
     expect(during).toEqual([HOLDER]);
-    expect(f.slots.calls[0]).toBe(`acquire ${A} ${HOLDER} 3`);
+    expect(f.slots.calls[0]).toBe(`acquireInTurn ${A} ${HOLDER} 3 10`);
   });
 
   const endings: [
@@ -579,9 +627,9 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
   it.each(endings)('releases the slot after %s', async (_name, behaviour, status) => {
     const c = new AbortController();
     const f = fleet({ run: (spec, io) => behaviour(c)(spec, io) });
-    const summary = await f.uc.execute(payload({}, { targets: [target(A, 'a', 1)] }), c.signal);
+    const summary = await f.uc.execute(payload({}, { targets: [target(A, 'a', 1)] }), c.signal, TURN);
     expect(summary.status).toBe(status);
-    expect(f.slots.calls).toEqual([`acquire ${A} ${HOLDER} 1`, `release ${A} ${HOLDER}`]);
+    expect(f.slots.calls).toEqual([`acquireInTurn ${A} ${HOLDER} 1 10`, `release ${A} ${HOLDER}`]);
     expect(f.slots.holders(A)).toEqual([]);
   });
 
@@ -595,7 +643,7 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
       releasedAt = clock().toISOString();
       return release(t, h);
     };
-    await f.uc.execute(payload({}, { targets: [target(A, 'a', 1)] }), new AbortController().signal);
+    await f.uc.execute(payload({}, { targets: [target(A, 'a', 1)] }), new AbortController().signal, TURN);
     const end = f.events.find((e) => e.type === 'finished')!;
     expect(end.at < releasedAt).toBe(true);
   });
@@ -613,12 +661,12 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
       },
       open,
     });
-    const summary = await f.uc.execute(twoTargets(1, 1), new AbortController().signal);
+    const summary = await f.uc.execute(twoTargets(1, 1), new AbortController().signal, TURN);
     expect(summary).toMatchObject({ status: 'completed', targetId: B });
     expect(f.slots.calls).toEqual([
-      `acquire ${A} ${HOLDER} 1`,
+      `acquireInTurn ${A} ${HOLDER} 1 10`,
       `release ${A} ${HOLDER}`,
-      `acquire ${B} ${HOLDER} 1`,
+      `acquireInTurn ${B} ${HOLDER} 1 10`,
       `release ${B} ${HOLDER}`,
     ]);
   });
@@ -633,7 +681,11 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
           end = () => resolve(ok());
         }),
     });
-    const done = f.uc.execute(payload({}, { targets: [target(A, 'a', 1)] }), new AbortController().signal);
+    const done = f.uc.execute(
+      payload({}, { targets: [target(A, 'a', 1)] }),
+      new AbortController().signal,
+      TURN,
+    );
     return { f, done, exit: () => end() };
   }
 
@@ -676,9 +728,48 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
     }
   });
 
+  it('takes a lost lease back before the jobs waiting in line: its container runs already', async () => {
+    jest.useFakeTimers();
+    try {
+      const { f, done, exit } = runUntilExit();
+      await jest.advanceTimersByTimeAsync(1);
+      f.slots.held.get(A)!.clear(); // the lease lapsed...
+      f.slots.waiting.set(A, new Map([['early:a1', 1]])); // ...and a job queued before this one waits
+      await jest.advanceTimersByTimeAsync(LEASE_MS / 3);
+      expect(f.slots.calls).toContain(`acquireInTurn ${A} ${HOLDER} 1 -1`);
+      expect(f.slots.holders(A)).toEqual([HOLDER]);
+      expect([...f.slots.waiting.get(A)!.keys()]).toEqual(['early:a1']);
+      exit();
+      await jest.advanceTimersByTimeAsync(100);
+      await done;
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('runs on over the limit, with a warning and no place in line, when its lease was lost to another job', async () => {
+    jest.useFakeTimers();
+    try {
+      const { f, done, exit } = runUntilExit();
+      await jest.advanceTimersByTimeAsync(1);
+      f.slots.held.set(A, new Set(['other:a1'])); // the lease lapsed and another job took the slot
+      await jest.advanceTimersByTimeAsync(LEASE_MS / 3);
+      expect(f.warnings.join('\n')).toContain('runs over max_concurrent');
+      expect(f.slots.holders(A)).toEqual(['other:a1']);
+      expect(f.slots.calls).toContain(`leaveTurns ${A} ${HOLDER}`);
+      expect(f.slots.waiting.get(A)!.has(HOLDER)).toBe(false);
+      exit();
+      await jest.advanceTimersByTimeAsync(100);
+      expect((await done).status).toBe('completed');
+      expect(f.slots.holders(A)).toEqual(['other:a1']);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('does not limit a target whose payload carries no max_concurrent (queued by an older control plane)', async () => {
     const f = fleet();
-    const summary = await f.uc.execute(twoTargets(undefined, 1), new AbortController().signal);
+    const summary = await f.uc.execute(twoTargets(undefined, 1), new AbortController().signal, TURN);
     expect(summary).toMatchObject({ status: 'completed', targetId: A });
     expect(f.slots.calls).toEqual([]);
   });
@@ -689,9 +780,13 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
     const summary = await f.uc.execute(
       payload({}, { targets: [target(A, 'a', 1)] }),
       new AbortController().signal,
+      TURN,
     );
     expect(summary.status).toBe('completed');
-    expect(f.slots.calls.filter((c) => c.startsWith('acquire'))).toHaveLength(2);
+    expect(f.slots.calls.filter((c) => c.startsWith('acquireInTurn'))).toEqual([
+      `acquireInTurn ${A} ${HOLDER} 1 10`,
+      `acquireInTurn ${A} ${HOLDER} 1 10`,
+    ]);
   });
 
   it('defers, without counting it against the breaker, when Redis cannot be asked for a slot', async () => {
@@ -700,6 +795,7 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
     const summary = await f.uc.execute(
       payload({}, { targets: [target(A, 'a', 1)] }),
       new AbortController().signal,
+      TURN,
     );
     expect(summary.status).toBe('deferred');
     expect(summary.deferred?.reason).toContain('a: slots unavailable (connect ECONNREFUSED');

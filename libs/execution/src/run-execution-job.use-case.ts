@@ -88,7 +88,10 @@ export interface RunSummary {
 const FLUSH_EVERY = 100;
 const FLUSH_AFTER_MS = 50;
 const SINK_RETRY_FOR_MS = 10 * 60_000;
-/** A deferred attempt comes back after 250 ms, doubling per deferral up to 2 s, ±25 % jitter. */
+/**
+ * A deferred attempt that learnt no place in line (Redis failed its slot requests) comes back after
+ * 250 ms, doubling per deferral up to 2 s, ±25 % jitter.
+ */
 const DEFER_FIRST_MS = 250;
 const DEFER_MAX_MS = 2000;
 /**
@@ -98,6 +101,11 @@ const DEFER_MAX_MS = 2000;
  */
 const TURN_HEAD_MS = 100;
 const TURN_TTL_MS = 4000;
+/**
+ * The order a running container takes a lapsed lease back with: before every attempt waiting in line
+ * (turnOrder is never negative), since it runs already, so it gets a free slot whoever waits.
+ */
+const BEFORE_EVERY_TURN = -1;
 /** Waits between the tries of a slot request Redis failed (then the attempt is deferred). */
 const SLOT_RETRY_MS = [50, 200];
 
@@ -112,14 +120,15 @@ export class RunExecutionJobUseCase {
   constructor(private readonly d: RunExecutionJobDeps) {}
 
   /**
-   * `deferrals`: how often this attempt was deferred already. `order`: its place among attempts waiting
-   * for a full target (turnOrder of its priority and queue time); without it a full target is asked
-   * again after a delay growing with `deferrals`, in no particular order.
+   * `order`: the attempt's place among attempts waiting for a full target (turnOrder of its priority and
+   * queue time); a full target is asked again after a delay that follows that place. `deferrals`: how
+   * often this attempt was deferred already; the delay grows with it only when no place could be learnt
+   * (Redis failed the slot request).
    */
   async execute(
     payload: ExecutionRunPayload,
     signal: AbortSignal,
-    { deferrals = 0, order }: { deferrals?: number; order?: number } = {},
+    { deferrals = 0, order }: { deferrals?: number; order: number },
   ): Promise<RunSummary> {
     const now = this.d.now ?? (() => new Date());
     const sink = new BufferedSink(this.d.sinkFor(payload.job_id));
@@ -197,7 +206,7 @@ export class RunExecutionJobUseCase {
     let ahead: number | undefined;
     // an attempt that waited in line gives up its places once it starts somewhere or ends
     const leaveTurns = (except: string | null) => {
-      if (order === undefined || (deferrals === 0 && ahead === undefined)) return;
+      if (deferrals === 0 && ahead === undefined) return;
       const ids = payload.targets.filter((t) => t.max_concurrent !== undefined && t.id !== except);
       if (ids.length)
         void this.d.slots
@@ -391,7 +400,7 @@ export class RunExecutionJobUseCase {
   private async takeSlot(
     target: Target,
     holder: string,
-    order: number | undefined,
+    order: number,
   ): Promise<Slot | { why: string; ahead?: number }> {
     const max = target.max_concurrent;
     if (max === undefined) return UNLIMITED;
@@ -399,10 +408,6 @@ export class RunExecutionJobUseCase {
       new SlotLease(this.d.slots, target.id, holder, max, this.d.slotLeaseMs, this.d.logger);
     for (let i = 0; ; i++) {
       try {
-        if (order === undefined) {
-          if (await this.d.slots.acquire(target.id, holder, max, this.d.slotLeaseMs)) return lease();
-          return { why: `full (max_concurrent ${max})` };
-        }
         const r = await this.d.slots.acquireInTurn(target.id, holder, max, this.d.slotLeaseMs, {
           order,
           waitTtlMs: TURN_TTL_MS,
@@ -418,7 +423,10 @@ export class RunExecutionJobUseCase {
     }
   }
 
-  /** In turn: by the place in line; otherwise growing with the deferrals. ±25 % jitter either way. */
+  /**
+   * By the fewest attempts waiting before this one; when no place is known (Redis failed the slot
+   * requests) growing with the deferrals. ±25 % jitter either way.
+   */
   private deferDelay(deferrals: number, ahead: number | undefined): number {
     const ceiling =
       ahead === undefined
@@ -437,8 +445,9 @@ const UNLIMITED: Slot = { release: async () => undefined };
 
 /**
  * A slot held while a container runs: renewed every third of the lease, so two renewals may fail (Redis
- * restarting) before it lapses. A lease found lost is taken again if the target has room; otherwise the
- * container goes on (it is running already) and the target is over its limit until it ends.
+ * restarting) before it lapses. A lease found lost is taken again if the target has a free slot, ahead of
+ * every attempt waiting in line (the container runs already); otherwise the container goes on and the
+ * target is over its limit until it ends. It takes no place in line either way.
  */
 class SlotLease implements Slot {
   private readonly timer: NodeJS.Timeout;
@@ -483,13 +492,18 @@ class SlotLease implements Slot {
     try {
       if (await this.slots.renew(this.targetId, this.holder, this.ttlMs)) return;
       if (this.released) return;
-      const again = await this.slots.acquire(this.targetId, this.holder, this.max, this.ttlMs);
+      const again = await this.slots.acquireInTurn(this.targetId, this.holder, this.max, this.ttlMs, {
+        order: BEFORE_EVERY_TURN,
+        // a place it does not want: it lapses at once, and is given up below besides
+        waitTtlMs: 1,
+      });
       this.logger.warn(
-        again
+        again.taken
           ? 'target slot lease had lapsed; taken again'
           : 'target slot lease lapsed and the target is full: it runs over max_concurrent until this job ends',
         f,
       );
+      if (!again.taken) await this.slots.leaveTurns([this.targetId], this.holder);
     } catch (e) {
       this.logger.warn('could not renew the target slot lease (Redis)', {
         ...f,

@@ -6,13 +6,12 @@
  * `holder` names one attempt (`<job id>:a<attempt>`): taking a slot twice for the same holder keeps one.
  */
 export interface TargetSlots {
-  /** Takes (or extends) a slot for `holder` if fewer than `max` live leases exist; false when full. */
-  acquire(targetId: string, holder: string, max: number, ttlMs: number): Promise<boolean>;
   /**
-   * Takes a slot in turn: only if fewer attempts wait before `holder` than there are free slots. Those
-   * before it have a lower `order` (a higher priority, or the same one and queued earlier). Otherwise
-   * `holder` takes (or keeps) its place among the waiting for `waitTtlMs` and learns how many wait
-   * before it. So a freed slot goes to the attempt that has waited longest, not to whoever asks first.
+   * Takes (or extends) a slot in turn, the only way to take one: if `holder` holds one already, or if
+   * fewer attempts wait before it than there are free slots (`max` less the live leases). Those before
+   * it have a lower `order` (a higher priority, or the same one and queued earlier). Otherwise `holder`
+   * takes (or keeps) its place among the waiting for `waitTtlMs` and learns how many wait before it. So
+   * a freed slot goes to the attempt that has waited longest, not to whoever asks first.
    */
   acquireInTurn(
     targetId: string,

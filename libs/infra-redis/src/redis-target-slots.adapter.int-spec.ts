@@ -19,27 +19,36 @@ describe('RedisTargetSlots (real Redis)', () => {
   });
   afterEach(() => t.cleanup());
 
+  const WAIT = 30_000;
+  /** A slot request in turn: `order` is the holder's place in line (lower goes first). */
+  const take = (holder: string, order: number, max: number, ttlMs = TTL, waitTtlMs = WAIT) =>
+    slots.acquireInTurn(target, holder, max, ttlMs, { order, waitTtlMs });
+  const TAKEN = { taken: true };
+
   it('grants at most `max` holders; the next one is refused', async () => {
     const got = [];
-    for (const h of ['j1:a1', 'j2:a1', 'j3:a1', 'j4:a1']) got.push(await slots.acquire(target, h, 3, TTL));
-    expect(got).toEqual([true, true, true, false]);
+    for (const [i, h] of ['j1:a1', 'j2:a1', 'j3:a1', 'j4:a1'].entries()) got.push(await take(h, i + 1, 3));
+    expect(got).toEqual([TAKEN, TAKEN, TAKEN, { taken: false, ahead: 0 }]);
     expect(await slots.count(target)).toBe(3);
   });
 
   it('counts the same holder once: an attempt delivered again keeps its one slot', async () => {
-    expect(await slots.acquire(target, 'j1:a1', 2, TTL)).toBe(true);
-    expect(await slots.acquire(target, 'j1:a1', 2, TTL)).toBe(true);
+    expect(await take('j1:a1', 1, 2)).toEqual(TAKEN);
+    expect(await take('j1:a1', 1, 2)).toEqual(TAKEN);
     expect(await slots.count(target)).toBe(1);
-    expect(await slots.acquire(target, 'j2:a1', 2, TTL)).toBe(true);
+    expect(await take('j2:a1', 2, 2)).toEqual(TAKEN);
     // a full target still answers yes to a holder that is in it (and extends its lease)
-    expect(await slots.acquire(target, 'j1:a1', 2, TTL)).toBe(true);
-    expect(await slots.acquire(target, 'j3:a1', 2, TTL)).toBe(false);
+    expect(await take('j1:a1', 1, 2)).toEqual(TAKEN);
+    expect(await take('j3:a1', 3, 2)).toEqual({ taken: false, ahead: 0 });
+    // even when others wait before it in line
+    expect(await take('j1:a1', 9, 2)).toEqual(TAKEN);
+    expect(await slots.count(target)).toBe(2);
   });
 
   it('frees the slot of a lease that ran out (its worker died and stopped renewing)', async () => {
-    expect(await slots.acquire(target, 'dead:a1', 1, 200)).toBe(true);
-    expect(await slots.acquire(target, 'live:a1', 1, TTL)).toBe(false);
-    await waitFor(() => slots.acquire(target, 'live:a1', 1, TTL), {
+    expect(await take('dead:a1', 1, 1, 200)).toEqual(TAKEN);
+    expect(await take('live:a1', 2, 1)).toEqual({ taken: false, ahead: 0 });
+    await waitFor(async () => (await take('live:a1', 2, 1)).taken, {
       timeoutMs: 5000,
       intervalMs: 50,
       what: 'the expired lease to free its slot',
@@ -50,16 +59,16 @@ describe('RedisTargetSlots (real Redis)', () => {
   });
 
   it('frees the slot on release; releasing twice or a holder without a slot is harmless', async () => {
-    await slots.acquire(target, 'j1:a1', 1, TTL);
+    await take('j1:a1', 1, 1);
     await slots.release(target, 'j1:a1');
     await slots.release(target, 'j1:a1');
     await slots.release(target, 'never:a1');
     expect(await slots.count(target)).toBe(0);
-    expect(await slots.acquire(target, 'j2:a1', 1, TTL)).toBe(true);
+    expect(await take('j2:a1', 2, 1)).toEqual(TAKEN);
   });
 
   it('renews a held lease (pushing its expiry out) and refuses to renew a released one', async () => {
-    await slots.acquire(target, 'j1:a1', 1, 1000);
+    await take('j1:a1', 1, 1, 1000);
     const key = keys.targetSlots(target);
     const before = Number(await t.redis.zscore(key, 'j1:a1'));
     expect(await slots.renew(target, 'j1:a1', TTL)).toBe(true);
@@ -72,8 +81,8 @@ describe('RedisTargetSlots (real Redis)', () => {
 
   it('keeps the key only a little longer than its longest lease, so an idle target leaves nothing behind', async () => {
     const key = keys.targetSlots(target);
-    await slots.acquire(target, 'long:a1', 5, TTL);
-    await slots.acquire(target, 'short:a1', 5, 500);
+    await take('long:a1', 1, 5);
+    await take('short:a1', 2, 5, 500);
     const pttl = await t.redis.pttl(key);
     // the longer lease decides, not the last one taken
     expect(pttl).toBeGreaterThan(TTL - 1000);
@@ -83,17 +92,32 @@ describe('RedisTargetSlots (real Redis)', () => {
     expect(await t.redis.exists(key)).toBe(0);
   });
 
+  it('keeps the keys of the line only a little longer than its last place', async () => {
+    await take('running:a1', 1, 1);
+    expect(await take('waiter:a1', 2, 1, TTL, 500)).toEqual({ taken: false, ahead: 0 });
+    for (const key of [keys.targetWaiting(target), keys.targetWaitingUntil(target)]) {
+      const pttl = await t.redis.pttl(key);
+      expect(pttl).toBeGreaterThan(0);
+      expect(pttl).toBeLessThanOrEqual(1500);
+    }
+  });
+
   it('gives exactly `max` of 50 parallel acquires a slot', async () => {
     // a connection each, so the scripts really race in Redis rather than queue on one socket
     const racers = Array.from({ length: 10 }, () => t.redis.duplicate());
     try {
       const results = await Promise.all(
         Array.from({ length: 50 }, (_, i) =>
-          new RedisTargetSlots(racers[i % racers.length]!, keys).acquire(target, `j${i}:a1`, 5, TTL),
+          new RedisTargetSlots(racers[i % racers.length]!, keys).acquireInTurn(target, `j${i}:a1`, 5, TTL, {
+            order: i,
+            waitTtlMs: WAIT,
+          }),
         ),
       );
-      expect(results.filter(Boolean)).toHaveLength(5);
+      expect(results.filter((r) => r.taken)).toHaveLength(5);
       expect(await slots.count(target)).toBe(5);
+      // the others wait in line, each once
+      expect(await t.redis.zcard(keys.targetWaiting(target))).toBe(45);
     } finally {
       await Promise.all(racers.map((r) => r.quit()));
     }
@@ -101,14 +125,21 @@ describe('RedisTargetSlots (real Redis)', () => {
 
   it('keeps targets apart', async () => {
     const other = randomUUID();
-    expect(await slots.acquire(target, 'j1:a1', 1, TTL)).toBe(true);
-    expect(await slots.acquire(other, 'j2:a1', 1, TTL)).toBe(true);
+    expect(await take('j1:a1', 1, 1)).toEqual(TAKEN);
+    expect(await slots.acquireInTurn(other, 'j2:a1', 1, TTL, { order: 2, waitTtlMs: WAIT })).toEqual(TAKEN);
     expect(await slots.count(target)).toBe(1);
     expect(await slots.count(other)).toBe(1);
   });
 
+  it('gives a free slot to an order before every place (a running container taking its lapsed lease back), whoever waits', async () => {
+    expect(await take('running:a1', 0, 1)).toEqual(TAKEN);
+    expect(await take('waiter:a1', 0, 1)).toEqual({ taken: false, ahead: 0 });
+    await slots.release(target, 'running:a1'); // its lease lapsed
+    expect(await take('running:a1', -1, 1, TTL, 1)).toEqual(TAKEN);
+    expect(await take('waiter:a1', 0, 1)).toEqual({ taken: false, ahead: 0 });
+  });
+
   describe('in turn', () => {
-    const WAIT = 30_000;
     const inTurn = (holder: string, order: number, max = 1, waitTtlMs = WAIT) =>
       slots.acquireInTurn(target, holder, max, TTL, { order, waitTtlMs });
 

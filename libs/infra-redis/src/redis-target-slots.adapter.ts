@@ -21,17 +21,6 @@ if redis.call('PEXPIREAT', KEYS[1], keep, 'GT') == 0 and redis.call('PTTL', KEYS
   redis.call('PEXPIREAT', KEYS[1], keep)
 end`;
 
-/** ARGV: holder, max, ttl ms → 1 taken (or already held, now extended), 0 full. */
-const ACQUIRE = `${NOW}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  return 0
-end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-local keep = now + tonumber(ARGV[3]) + 1000
-${KEEP_UNTIL}
-return 1`;
-
 /**
  * KEYS: slots, waiting (score = order), waiting-until (score = when the place lapses).
  * ARGV: holder, max, ttl ms, order, wait ttl ms → -1 taken (or already held, now extended), else how
@@ -68,8 +57,8 @@ return ahead`;
 
 /**
  * ARGV: holder, ttl ms → 1 renewed, 0 not held. A lease past its expiry but still in the set is renewed:
- * it is still there only because no acquire ran since (acquire drops expired leases before counting),
- * so nobody took its place.
+ * it is still there only because no slot request ran since (ACQUIRE_IN_TURN drops expired leases before
+ * counting), so nobody took its place.
  */
 const RENEW = `${NOW}
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
@@ -83,7 +72,6 @@ const COUNT = `${NOW}
 return redis.call('ZCOUNT', KEYS[1], '(' .. now, '+inf')`;
 
 type SlotsRedis = Redis & {
-  afSlotsAcquire(key: string, holder: string, max: number, ttlMs: number): Promise<number>;
   afSlotsAcquireInTurn(
     slots: string,
     waiting: string,
@@ -109,17 +97,12 @@ export class RedisTargetSlots implements TargetSlots {
     redis: Redis,
     private readonly keys: RedisKeys,
   ) {
-    if (!('afSlotsAcquire' in redis)) {
-      redis.defineCommand('afSlotsAcquire', { numberOfKeys: 1, lua: ACQUIRE });
+    if (!('afSlotsAcquireInTurn' in redis)) {
       redis.defineCommand('afSlotsAcquireInTurn', { numberOfKeys: 3, lua: ACQUIRE_IN_TURN });
       redis.defineCommand('afSlotsRenew', { numberOfKeys: 1, lua: RENEW });
       redis.defineCommand('afSlotsCount', { numberOfKeys: 1, lua: COUNT, readOnly: true });
     }
     this.redis = redis as SlotsRedis;
-  }
-
-  async acquire(targetId: string, holder: string, max: number, ttlMs: number): Promise<boolean> {
-    return (await this.redis.afSlotsAcquire(this.keys.targetSlots(targetId), holder, max, ttlMs)) === 1;
   }
 
   async acquireInTurn(

@@ -28,7 +28,7 @@ interface TakenJob {
   /** How often this attempt was deferred already. */
   deferrals?: number;
   /** Its place among attempts waiting for a full target (turnOrder). */
-  order?: number;
+  order: number;
 }
 
 export interface ExecutionWorkloadDeps {
@@ -159,7 +159,7 @@ export class ExecutionWorkload implements Workload {
     payload: ExecutionRunPayload,
     workerId: string,
     keys: RedisKeys,
-    { enqueuedAt, deferrals = 0, order }: TakenJob = {},
+    { enqueuedAt, deferrals = 0, order }: TakenJob,
   ): Promise<RunSummary> {
     const controller = new AbortController();
     for (const t of payload.targets) this.d.metrics.remember(t);
@@ -187,10 +187,7 @@ export class ExecutionWorkload implements Workload {
       // a job deferred before comes back every few seconds while its targets are full: quieter then
       if (deferrals) log.debug({ deferrals }, 'job started');
       else log.info('job started');
-      const summary = await uc.execute(payload, controller.signal, {
-        deferrals,
-        ...(order !== undefined ? { order } : {}),
-      });
+      const summary = await uc.execute(payload, controller.signal, { deferrals, order });
       if (summary.deferred) {
         const f = {
           delay_ms: summary.deferred.delayMs,
