@@ -101,11 +101,6 @@ const DEFER_MAX_MS = 2000;
  */
 const TURN_HEAD_MS = 100;
 const TURN_TTL_MS = 4000;
-/**
- * The order a running container takes a lapsed lease back with: before every attempt waiting in line
- * (turnOrder is never negative), since it runs already, so it gets a free slot whoever waits.
- */
-const BEFORE_EVERY_TURN = -1;
 /** Waits between the tries of a slot request Redis failed (then the attempt is deferred). */
 const SLOT_RETRY_MS = [50, 200];
 
@@ -490,20 +485,14 @@ class SlotLease implements Slot {
   private async renew(): Promise<void> {
     const f = { target_id: this.targetId, holder: this.holder };
     try {
-      if (await this.slots.renew(this.targetId, this.holder, this.ttlMs)) return;
-      if (this.released) return;
-      const again = await this.slots.acquireInTurn(this.targetId, this.holder, this.max, this.ttlMs, {
-        order: BEFORE_EVERY_TURN,
-        // a place it does not want: it lapses at once, and is given up below besides
-        waitTtlMs: 1,
-      });
+      const r = await this.slots.renew(this.targetId, this.holder, this.max, this.ttlMs);
+      if (r === 'renewed') return;
       this.logger.warn(
-        again.taken
+        r === 'retaken'
           ? 'target slot lease had lapsed; taken again'
           : 'target slot lease lapsed and the target is full: it runs over max_concurrent until this job ends',
         f,
       );
-      if (!again.taken) await this.slots.leaveTurns([this.targetId], this.holder);
     } catch (e) {
       this.logger.warn('could not renew the target slot lease (Redis)', {
         ...f,

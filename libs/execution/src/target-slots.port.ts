@@ -1,3 +1,6 @@
+/** What keeping a lease found: still held, lapsed and taken again, or lapsed with the target full. */
+export type LeaseRenewal = 'renewed' | 'retaken' | 'full';
+
 /**
  * Fleet-wide slots of execution targets (`capacity.max_concurrent`): leases that every worker of every
  * pool takes from one shared store before it starts a container on a target. A lease expires unless
@@ -22,8 +25,13 @@ export interface TargetSlots {
   ): Promise<{ taken: true } | { taken: false; ahead: number }>;
   /** Gives up `holder`'s places among the waiting of these targets (it started elsewhere, or ended). */
   leaveTurns(targetIds: readonly string[], holder: string): Promise<void>;
-  /** Pushes the lease's expiry out; false when `holder` no longer holds a slot (expired or released). */
-  renew(targetId: string, holder: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Keeps the lease of a running container: pushes its expiry out (`renewed`). If it lapsed (renewals
+   * failed past its TTL, and another attempt may have its slot now), takes a slot again when the target
+   * has one free (`retaken`), ahead of every waiting attempt, since the container runs already; else
+   * `full`, and nothing is added (no place in line either).
+   */
+  renew(targetId: string, holder: string, max: number, ttlMs: number): Promise<LeaseRenewal>;
   /** Gives the slot back; a no-op for a holder that has none. */
   release(targetId: string, holder: string): Promise<void>;
   /** Live leases of a target right now. */

@@ -55,7 +55,8 @@ describe('RedisTargetSlots (real Redis)', () => {
     });
     expect(await slots.count(target)).toBe(1);
     // the dead holder cannot come back by renewing: its slot is someone else's now
-    expect(await slots.renew(target, 'dead:a1', TTL)).toBe(false);
+    expect(await slots.renew(target, 'dead:a1', 1, TTL)).toBe('full');
+    expect(await slots.count(target)).toBe(1);
   });
 
   it('frees the slot on release; releasing twice or a holder without a slot is harmless', async () => {
@@ -67,16 +68,20 @@ describe('RedisTargetSlots (real Redis)', () => {
     expect(await take('j2:a1', 2, 1)).toEqual(TAKEN);
   });
 
-  it('renews a held lease (pushing its expiry out) and refuses to renew a released one', async () => {
+  it('renews a held lease (pushing its expiry out); a lapsed one is taken again only if the target has room', async () => {
     await take('j1:a1', 1, 1, 1000);
     const key = keys.targetSlots(target);
     const before = Number(await t.redis.zscore(key, 'j1:a1'));
-    expect(await slots.renew(target, 'j1:a1', TTL)).toBe(true);
+    expect(await slots.renew(target, 'j1:a1', 1, TTL)).toBe('renewed');
     expect(Number(await t.redis.zscore(key, 'j1:a1'))).toBeGreaterThan(before + 20_000);
-    await slots.release(target, 'j1:a1');
-    expect(await slots.renew(target, 'j1:a1', TTL)).toBe(false);
-    // a refused renewal adds nothing
+    await slots.release(target, 'j1:a1'); // as if it had lapsed
+    await take('j2:a1', 2, 1);
+    expect(await slots.renew(target, 'j1:a1', 1, TTL)).toBe('full');
+    // a refused renewal adds nothing: no lease, no place in line
     expect(await t.redis.zscore(key, 'j1:a1')).toBeNull();
+    expect(await t.redis.zscore(keys.targetWaiting(target), 'j1:a1')).toBeNull();
+    expect(await slots.renew(target, 'j1:a1', 2, TTL)).toBe('retaken');
+    expect(await slots.count(target)).toBe(2);
   });
 
   it('keeps the key only a little longer than its longest lease, so an idle target leaves nothing behind', async () => {
@@ -131,11 +136,11 @@ describe('RedisTargetSlots (real Redis)', () => {
     expect(await slots.count(other)).toBe(1);
   });
 
-  it('gives a free slot to an order before every place (a running container taking its lapsed lease back), whoever waits', async () => {
+  it('gives a running container its lapsed lease back ahead of whoever waits in line', async () => {
     expect(await take('running:a1', 0, 1)).toEqual(TAKEN);
     expect(await take('waiter:a1', 0, 1)).toEqual({ taken: false, ahead: 0 });
     await slots.release(target, 'running:a1'); // its lease lapsed
-    expect(await take('running:a1', -1, 1, TTL, 1)).toEqual(TAKEN);
+    expect(await slots.renew(target, 'running:a1', 1, TTL)).toBe('retaken');
     expect(await take('waiter:a1', 0, 1)).toEqual({ taken: false, ahead: 0 });
   });
 

@@ -1,4 +1,4 @@
-import type { TargetSlots } from '@agentfleet/execution';
+import type { LeaseRenewal, TargetSlots } from '@agentfleet/execution';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './redis-keys';
 
@@ -56,16 +56,24 @@ redis.call('PEXPIREAT', KEYS[3], tonumber(last[2]) + 1000)
 return ahead`;
 
 /**
- * ARGV: holder, ttl ms → 1 renewed, 0 not held. A lease past its expiry but still in the set is renewed:
- * it is still there only because no slot request ran since (ACQUIRE_IN_TURN drops expired leases before
- * counting), so nobody took its place.
+ * ARGV: holder, max, ttl ms → 1 renewed, 2 lapsed and taken again, 0 lapsed and the target full. A lease
+ * past its expiry but still in the set is renewed: it is still there only because no acquire ran since
+ * (acquire drops expired leases before counting), so nobody took its place. A lapsed one is taken again
+ * whoever waits in line: its container runs already.
  */
 const RENEW = `${NOW}
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
-local keep = now + tonumber(ARGV[2]) + 1000
+local result = 1
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[3]), ARGV[1])
+else
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+  result = 2
+end
+local keep = now + tonumber(ARGV[3]) + 1000
 ${KEEP_UNTIL}
-return 1`;
+return result`;
 
 /** → live leases (expired ones not counted, and not removed: this one only reads). */
 const COUNT = `${NOW}
@@ -82,7 +90,7 @@ type SlotsRedis = Redis & {
     order: number,
     waitTtlMs: number,
   ): Promise<number>;
-  afSlotsRenew(key: string, holder: string, ttlMs: number): Promise<number>;
+  afSlotsRenew(key: string, holder: string, max: number, ttlMs: number): Promise<number>;
   afSlotsCount(key: string): Promise<number>;
 };
 
@@ -135,8 +143,9 @@ export class RedisTargetSlots implements TargetSlots {
     await m.exec();
   }
 
-  async renew(targetId: string, holder: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.afSlotsRenew(this.keys.targetSlots(targetId), holder, ttlMs)) === 1;
+  async renew(targetId: string, holder: string, max: number, ttlMs: number): Promise<LeaseRenewal> {
+    const r = Number(await this.redis.afSlotsRenew(this.keys.targetSlots(targetId), holder, max, ttlMs));
+    return r === 1 ? 'renewed' : r === 2 ? 'retaken' : 'full';
   }
 
   async release(targetId: string, holder: string): Promise<void> {
