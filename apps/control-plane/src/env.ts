@@ -75,6 +75,8 @@ export const controlPlaneEnvSchema = z
       .url({ protocol: /^postgres(ql)?$/ })
       .default('postgres://postgres@127.0.0.1:5432/agentfleet'),
     AGENTFLEET_DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    // off behind PgBouncer < 1.21 in transaction mode (its server connections do not share them)
+    AGENTFLEET_DATABASE_PREPARED_STATEMENTS: bool.default(true),
     AGENTFLEET_REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
     AGENTFLEET_REDIS_PREFIX: z
       .string()

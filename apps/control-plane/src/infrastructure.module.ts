@@ -83,6 +83,7 @@ export class InfrastructureModule implements OnApplicationShutdown {
           const ds = createDataSource({
             url: env.AGENTFLEET_DATABASE_URL,
             poolSize: env.AGENTFLEET_DATABASE_POOL_SIZE,
+            preparedStatements: env.AGENTFLEET_DATABASE_PREPARED_STATEMENTS,
             applicationName: 'agentfleet-control-plane',
           });
           await ds.initialize();

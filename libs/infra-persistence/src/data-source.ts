@@ -2,6 +2,7 @@ import { DataSource, type DataSourceOptions, type Logger as TypeormLogger } from
 import { SnakeNamingStrategy } from 'typeorm-naming-strategies';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
+import { disablePreparedStatements } from './prepared-query';
 
 export interface PersistenceOptions {
   url: string;
@@ -11,6 +12,11 @@ export interface PersistenceOptions {
   applicationName?: string;
   statementTimeoutMs?: number;
   logger?: TypeormLogger;
+  /**
+   * Hot statements as named prepared statements (default true). Off behind a pooler in transaction
+   * mode that does not carry prepared statements across server connections (PgBouncer before 1.21).
+   */
+  preparedStatements?: boolean;
 }
 
 export function dataSourceOptions(o: PersistenceOptions): DataSourceOptions {
@@ -42,7 +48,9 @@ export function dataSourceOptions(o: PersistenceOptions): DataSourceOptions {
 }
 
 export function createDataSource(o: PersistenceOptions): DataSource {
-  return new DataSource(dataSourceOptions(o));
+  const ds = new DataSource(dataSourceOptions(o));
+  if (o.preparedStatements === false) disablePreparedStatements(ds);
+  return ds;
 }
 
 /** Arbitrary constant: the advisory lock that serialises migrations across processes. */

@@ -75,6 +75,22 @@ describe('preparedQuery', () => {
     expect(await preparedQuery(ds.manager, select, [1])).toEqual([{ id: 1, label: 'A', note: null }]);
   });
 
+  it('runs every statement unnamed for a data source made with preparedStatements: false', async () => {
+    const plain = createDataSource({ url: db.url, poolSize: 1, preparedStatements: false });
+    await plain.initialize();
+    try {
+      const text = 'SELECT id FROM prepared_probe WHERE id = ANY($1::int[]) ORDER BY id DESC';
+      expect(await preparedQuery(plain.manager, text, [[1, 2]])).toEqual([{ id: 2 }, { id: 1 }]);
+      expect(
+        await plain.query('SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = $1', [
+          text,
+        ]),
+      ).toEqual([{ n: 0 }]);
+    } finally {
+      await plain.destroy();
+    }
+  });
+
   it('inside a transaction, a stale plan fails that transaction and the next one succeeds', async () => {
     const select = 'SELECT * FROM prepared_probe WHERE id = ANY($1::int[]) ORDER BY id';
     await preparedQuery(ds.manager, select, [[2]]);

@@ -1,8 +1,20 @@
 import { createHash } from 'node:crypto';
-import { type EntityManager, QueryFailedError } from 'typeorm';
+import { type DataSource, type EntityManager, QueryFailedError } from 'typeorm';
 
 /** PostgreSQL's answer when a table a prepared statement reads changed shape (a migration ran). */
 const STALE_PLAN = /cached plan must not change result type/;
+
+/**
+ * Data sources whose connections must not keep prepared statements: behind a pooler that hands each
+ * transaction a different server connection (PgBouncer in transaction mode before 1.21, or without
+ * `max_prepared_statements`), a statement prepared on one is missing on the next.
+ */
+const unprepared = new WeakSet<DataSource>();
+
+/** From now on `preparedQuery` runs this data source's statements unnamed (parsed and planned each time). */
+export function disablePreparedStatements(ds: DataSource): void {
+  unprepared.add(ds);
+}
 
 /** The statement name of each text, with a generation that moves on when its plan went stale. */
 const names = new Map<string, string>();
@@ -44,6 +56,7 @@ export async function preparedQuery<T = unknown>(
   text: string,
   params: readonly unknown[],
 ): Promise<T> {
+  if (unprepared.has(em.connection)) return em.query<T>(text, params as unknown[]);
   const run = () => {
     // pg takes a config object where TypeORM passes the query text through: a name makes it prepared
     const statement = { name: nameOf(text), text, toString: () => text };
