@@ -715,61 +715,68 @@ describe('RunExecutionJobUseCase: target capacity (max_concurrent across the fle
     }
   });
 
-  it('takes the slot again, with a warning, when its lease was lost while the container ran', async () => {
+  /**
+   * runUntilExit with the lease changed by `lapse` while the container runs; `whileRunning` looks after
+   * the next renewal, before the container ends.
+   */
+  async function afterLeaseLapse(
+    lapse: (f: ReturnType<typeof fleet>) => void,
+    whileRunning: (f: ReturnType<typeof fleet>) => void,
+  ) {
     jest.useFakeTimers();
     try {
       const { f, done, exit } = runUntilExit();
       await jest.advanceTimersByTimeAsync(1);
-      f.slots.held.get(A)!.clear(); // as if the lease had lapsed (renewals failed past the TTL)
+      lapse(f);
       await jest.advanceTimersByTimeAsync(LEASE_MS / 3);
-      expect(f.slots.holders(A)).toEqual([HOLDER]);
-      expect(f.warnings.join('\n')).toContain('lease');
+      whileRunning(f);
       exit();
       await jest.advanceTimersByTimeAsync(100);
-      await done;
-      expect(f.slots.holders(A)).toEqual([]);
+      return { f, summary: await done };
     } finally {
       jest.useRealTimers();
     }
+  }
+
+  it('takes the slot again, with a warning, when its lease was lost while the container ran', async () => {
+    const { f } = await afterLeaseLapse(
+      // as if the lease had lapsed (renewals failed past the TTL)
+      (f) => f.slots.held.get(A)!.clear(),
+      (f) => {
+        expect(f.slots.holders(A)).toEqual([HOLDER]);
+        expect(f.warnings.join('\n')).toContain('lease');
+      },
+    );
+    expect(f.slots.holders(A)).toEqual([]);
   });
 
   it('takes a lost lease back before the jobs waiting in line: its container runs already', async () => {
-    jest.useFakeTimers();
-    try {
-      const { f, done, exit } = runUntilExit();
-      await jest.advanceTimersByTimeAsync(1);
-      f.slots.held.get(A)!.clear(); // the lease lapsed...
-      f.slots.waiting.set(A, new Map([['early:a1', 1]])); // ...and a job queued before this one waits
-      await jest.advanceTimersByTimeAsync(LEASE_MS / 3);
-      expect(f.slots.calls.filter((c) => c.includes(HOLDER)).at(-1)).toBe(`renew ${A} ${HOLDER}`);
-      expect(f.slots.holders(A)).toEqual([HOLDER]);
-      expect([...f.slots.waiting.get(A)!.keys()]).toEqual(['early:a1']);
-      exit();
-      await jest.advanceTimersByTimeAsync(100);
-      await done;
-    } finally {
-      jest.useRealTimers();
-    }
+    await afterLeaseLapse(
+      (f) => {
+        f.slots.held.get(A)!.clear(); // the lease lapsed...
+        f.slots.waiting.set(A, new Map([['early:a1', 1]])); // ...and a job queued before this one waits
+      },
+      (f) => {
+        expect(f.slots.calls.filter((c) => c.includes(HOLDER)).at(-1)).toBe(`renew ${A} ${HOLDER}`);
+        expect(f.slots.holders(A)).toEqual([HOLDER]);
+        expect([...f.slots.waiting.get(A)!.keys()]).toEqual(['early:a1']);
+      },
+    );
   });
 
   it('runs on over the limit, with a warning and no place in line, when its lease was lost to another job', async () => {
-    jest.useFakeTimers();
-    try {
-      const { f, done, exit } = runUntilExit();
-      await jest.advanceTimersByTimeAsync(1);
-      f.slots.held.set(A, new Set(['other:a1'])); // the lease lapsed and another job took the slot
-      await jest.advanceTimersByTimeAsync(LEASE_MS / 3);
-      expect(f.warnings.join('\n')).toContain('runs over max_concurrent');
-      expect(f.slots.holders(A)).toEqual(['other:a1']);
-      // the renewal found the target full and added nothing: no lease, no place in line
-      expect(f.slots.waiting.get(A)?.has(HOLDER) ?? false).toBe(false);
-      exit();
-      await jest.advanceTimersByTimeAsync(100);
-      expect((await done).status).toBe('completed');
-      expect(f.slots.holders(A)).toEqual(['other:a1']);
-    } finally {
-      jest.useRealTimers();
-    }
+    const { f, summary } = await afterLeaseLapse(
+      // the lease lapsed and another job took the slot
+      (f) => f.slots.held.set(A, new Set(['other:a1'])),
+      (f) => {
+        expect(f.warnings.join('\n')).toContain('runs over max_concurrent');
+        expect(f.slots.holders(A)).toEqual(['other:a1']);
+        // the renewal found the target full and added nothing: no lease, no place in line
+        expect(f.slots.waiting.get(A)?.has(HOLDER) ?? false).toBe(false);
+      },
+    );
+    expect(summary.status).toBe('completed');
+    expect(f.slots.holders(A)).toEqual(['other:a1']);
   });
 
   it('does not limit a target whose payload carries no max_concurrent (queued by an older control plane)', async () => {
