@@ -11,6 +11,7 @@ import { type KubeObject, checkReferences, validateAgainstSchemas } from './mani
 import { checkProcessEnvironments } from './pod-environment';
 import { serverDryRun } from './server-dry-run';
 import { rejectionChecks } from './value-rejections';
+import { workerRbac } from './worker-rbac';
 
 export { type ChartCheckContext, chartValueSets, prepareChartChecks } from './chart-context';
 
@@ -193,5 +194,6 @@ export function chartChecks(ctx: Pick<ChartCheckContext, 'valueSets'>): ChartChe
     chartCopies,
     renderedAlertRules,
     serverDryRun,
+    workerRbac,
   ];
 }
