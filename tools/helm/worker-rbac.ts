@@ -8,9 +8,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
-import { JOB_LABEL, type RunIO, type RunOutcome, type RunSpec } from '@agentfleet/execution';
+import { JOB_LABEL, type RunOutcome } from '@agentfleet/execution';
 import { KubernetesRuntime, jobName, loadKubernetesClient, secretName } from '@agentfleet/infra-runtime';
-import { FakeKubelet, startTestKubernetesCluster, waitFor } from '@agentfleet/testing';
+import {
+  FakeKubelet,
+  kubeletRunSpec,
+  recordingRunIO,
+  startTestKubernetesCluster,
+  waitFor,
+} from '@agentfleet/testing';
 import { type ChartCheck, exec, renderObjects } from './chart-context';
 import type { KubeObject } from './manifest-validation';
 
@@ -29,36 +35,6 @@ async function statusOf(call: () => Promise<unknown>): Promise<number> {
     if (code === undefined) throw e;
     return code;
   }
-}
-
-function runSpec(script: string, secretEnv: Record<string, string>): RunSpec {
-  return {
-    jobId: randomUUID(),
-    attempt: 1,
-    organizationId: randomUUID(),
-    image: 'agentfleet/agent-runtime:test',
-    command: [process.execPath, '-e', script],
-    env: {},
-    secretEnv,
-    memoryLimitMb: 256,
-    cpu: 0.5,
-    pidsLimit: 64,
-    timeoutMs: 60_000,
-    network: false,
-  };
-}
-
-function runIO() {
-  const abort = new AbortController();
-  const lines: string[] = [];
-  const started: string[] = [];
-  const io: RunIO = {
-    onStdout: (l) => lines.push(l),
-    onStderr: (l) => lines.push(`stderr:${l}`),
-    signal: abort.signal,
-    onStarted: (id) => started.push(id),
-  };
-  return { io, lines, started, abort };
 }
 
 /** What the runtime swallowed into the evidence rather than threw (a forbidden cleanup, a refused log). */
@@ -236,11 +212,11 @@ export const workerRbac: ChartCheck = {
         (await statusOf(() => adminBatch.readNamespacedJob({ name, namespace: jobsNamespace }))) === 404;
 
       const expected = `sk-${randomUUID()}`;
-      const spec = runSpec(
+      const spec = kubeletRunSpec(
         `console.log(process.env.API_KEY === ${JSON.stringify(expected)} ? 'secret ok' : 'bad')`,
-        { API_KEY: expected },
+        { secretEnv: { API_KEY: expected } },
       );
-      const { io, lines } = runIO();
+      const { io, lines } = recordingRunIO();
       const outcome = await asAccount('run(spec with secretEnv)', runtime.run(spec, io));
       const problems: string[] = [];
       if (outcome.exitCode !== 0)
@@ -259,8 +235,10 @@ export const workerRbac: ChartCheck = {
       );
 
       // fencing: attempt 2 removes attempt 1 (running, with its Secret) by label
-      const fenced = runSpec('console.log("up"); setInterval(() => {}, 1000)', { API_KEY: 'older' });
-      const older = runIO();
+      const fenced = kubeletRunSpec('console.log("up"); setInterval(() => {}, 1000)', {
+        secretEnv: { API_KEY: 'older' },
+      });
+      const older = recordingRunIO();
       const running = runtime.run(fenced, older.io);
       // awaited below; a failure before that must not become an unhandled rejection
       running.catch(() => undefined);

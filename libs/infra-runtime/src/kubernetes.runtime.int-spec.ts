@@ -2,16 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
-import {
-  ATTEMPT_LABEL,
-  JOB_LABEL,
-  ORG_LABEL,
-  type RunIO,
-  type RunOutcome,
-  type RunSpec,
-} from '@agentfleet/execution';
+import { ATTEMPT_LABEL, JOB_LABEL, ORG_LABEL, type RunOutcome } from '@agentfleet/execution';
 import {
   FakeKubelet,
+  kubeletRunSpec,
+  recordingRunIO,
   startTestKubernetesCluster,
   waitFor,
   type TestKubernetesCluster,
@@ -49,37 +44,6 @@ afterEach(() => {
   expect(kubelet.errors).toEqual([]);
 });
 
-function runSpec(script: string, overrides: Partial<RunSpec> = {}): RunSpec {
-  return {
-    jobId: randomUUID(),
-    attempt: 1,
-    organizationId: randomUUID(),
-    image: 'agentfleet/agent-runtime:test',
-    command: [process.execPath, '-e', script],
-    env: {},
-    secretEnv: {},
-    memoryLimitMb: 256,
-    cpu: 0.5,
-    pidsLimit: 64,
-    timeoutMs: 60_000,
-    network: false,
-    ...overrides,
-  };
-}
-
-function runIO() {
-  const abort = new AbortController();
-  const lines: string[] = [];
-  const started: string[] = [];
-  const io: RunIO = {
-    onStdout: (l) => lines.push(l),
-    onStderr: (l) => lines.push(`stderr:${l}`),
-    signal: abort.signal,
-    onStarted: (id) => started.push(id),
-  };
-  return { io, lines, started, abort };
-}
-
 async function jobGone(name: string): Promise<boolean> {
   try {
     await batch.readNamespacedJob({ name, namespace: cluster.namespace });
@@ -97,13 +61,13 @@ describe('KubernetesRuntime against a real control plane', () => {
   });
 
   it('creates a Job with the limits, labels, security context, backoffLimit 0 and deadline', async () => {
-    const spec = runSpec(FOREVER, {
+    const spec = kubeletRunSpec(FOREVER, {
       memoryLimitMb: 192,
       cpu: 0.25,
       timeoutMs: 42_500,
       env: { AGENT_MODE: 'test' },
     });
-    const { io, started, abort } = runIO();
+    const { io, started, abort } = recordingRunIO();
     const running = runtime.run(spec, io);
     await waitFor(() => started.length > 0, { timeoutMs: 30_000, what: 'container running' });
     const name = jobName(spec.jobId, spec.attempt);
@@ -158,10 +122,10 @@ describe('KubernetesRuntime against a real control plane', () => {
   });
 
   it('runs to success and streams every log line in order', async () => {
-    const spec = runSpec(
+    const spec = kubeletRunSpec(
       'for (let i = 0; i < 500; i++) console.log(`line ${i}`); console.error("to stderr")',
     );
-    const { io, lines, started } = runIO();
+    const { io, lines, started } = recordingRunIO();
     const outcome = await runtime.run(spec, io);
 
     expect(outcome).toMatchObject({ exitCode: 0, oomKilled: false, timedOut: false, cancelled: false });
@@ -178,10 +142,10 @@ describe('KubernetesRuntime against a real control plane', () => {
   });
 
   it('resumes a broken log stream without losing or repeating a line', async () => {
-    const spec = runSpec(
+    const spec = kubeletRunSpec(
       'let i = 0; const t = setInterval(() => { console.log(`tick ${i++}`); if (i === 120) clearInterval(t); }, 15)',
     );
-    const { io, lines } = runIO();
+    const { io, lines } = recordingRunIO();
     const running = runtime.run(spec, io);
     await waitFor(() => lines.length >= 20, { timeoutMs: 30_000, what: 'first lines' });
     kubelet.dropLogStreams();
@@ -194,8 +158,8 @@ describe('KubernetesRuntime against a real control plane', () => {
   });
 
   it('reports the exit code of a failing container', async () => {
-    const { io, lines } = runIO();
-    const outcome = await runtime.run(runSpec('console.log("failing"); process.exit(3)'), io);
+    const { io, lines } = recordingRunIO();
+    const outcome = await runtime.run(kubeletRunSpec('console.log("failing"); process.exit(3)'), io);
 
     expect(outcome).toMatchObject({ exitCode: 3, oomKilled: false, timedOut: false, cancelled: false });
     expect(outcome.evidence['terminated']).toMatchObject({ exitCode: 3, reason: 'Error' });
@@ -208,16 +172,16 @@ describe('KubernetesRuntime against a real control plane', () => {
   it('reports oomKilled when the container allocates past its memory limit (a real cgroup OOM kill)', async () => {
     const grow =
       'const held = []; for (;;) { held.push(Buffer.alloc(16 * 1024 * 1024, 1)); console.log(`held ${held.length * 16} MiB`); }';
-    const { io } = runIO();
-    const outcome = await runtime.run(runSpec(grow, { memoryLimitMb: 128 }), io);
+    const { io } = recordingRunIO();
+    const outcome = await runtime.run(kubeletRunSpec(grow, { memoryLimitMb: 128 }), io);
 
     expect(outcome).toMatchObject({ oomKilled: true, exitCode: 137, timedOut: false, cancelled: false });
     expect(outcome.evidence['terminated']).toMatchObject({ reason: 'OOMKilled', exitCode: 137 });
   });
 
   it('reports timedOut when the Job controller ends the Job at its deadline (DeadlineExceeded)', async () => {
-    const spec = runSpec(FOREVER, { timeoutMs: 5_000 });
-    const { io, lines } = runIO();
+    const spec = kubeletRunSpec(FOREVER, { timeoutMs: 5_000 });
+    const { io, lines } = recordingRunIO();
     const outcome = await runtime.run(spec, io);
 
     expect(outcome).toMatchObject({ timedOut: true, oomKilled: false, cancelled: false });
@@ -230,8 +194,8 @@ describe('KubernetesRuntime against a real control plane', () => {
   }, 90_000);
 
   it('cancel deletes the Job, stops the container and reports cancelled', async () => {
-    const spec = runSpec(FOREVER);
-    const { io, started, abort } = runIO();
+    const spec = kubeletRunSpec(FOREVER);
+    const { io, started, abort } = recordingRunIO();
     const running = runtime.run(spec, io);
     await waitFor(() => started.length > 0, { timeoutMs: 30_000, what: 'container running' });
     const name = jobName(spec.jobId, 1);
@@ -261,10 +225,10 @@ describe('KubernetesRuntime against a real control plane', () => {
   });
 
   it('removeOrphans deletes the Jobs labelled with the job id (an older attempt still running) and leaves others', async () => {
-    const orphan = runSpec(FOREVER);
-    const other = runSpec(FOREVER);
-    const a = runIO();
-    const b = runIO();
+    const orphan = kubeletRunSpec(FOREVER);
+    const other = kubeletRunSpec(FOREVER);
+    const a = recordingRunIO();
+    const b = recordingRunIO();
     const orphanRun = runtime.run(orphan, a.io);
     const otherRun = runtime.run(other, b.io);
     await waitFor(() => a.started.length > 0 && b.started.length > 0, {
@@ -310,11 +274,11 @@ describe('KubernetesRuntime against a real control plane', () => {
 
     it('passes secretEnv through a Secret the Job owns, never in the Job, and deletes it after the run', async () => {
       const value = `sk-${randomUUID()}`;
-      const spec = runSpec(
+      const spec = kubeletRunSpec(
         'console.log(`key=${process.env.API_KEY} mode=${process.env.MODE}`); setTimeout(() => {}, 3000)',
         { env: { MODE: 'plain' }, secretEnv: { API_KEY: value } },
       );
-      const { io, lines, started } = runIO();
+      const { io, lines, started } = recordingRunIO();
       const running = runtime.run(spec, io);
       await waitFor(() => started.length > 0, { timeoutMs: 30_000, what: 'container running' });
       const name = jobName(spec.jobId, 1);
@@ -357,14 +321,14 @@ describe('KubernetesRuntime against a real control plane', () => {
 
     it('deletes the Secret when the Job cannot be created', async () => {
       // an empty image name: the API server refuses the Job (422) after the Secret was made
-      const spec = runSpec('0', { image: '', secretEnv: { API_KEY: 'never-used' } });
-      await expect(runtime.run(spec, runIO().io)).rejects.toThrow();
+      const spec = kubeletRunSpec('0', { image: '', secretEnv: { API_KEY: 'never-used' } });
+      await expect(runtime.run(spec, recordingRunIO().io)).rejects.toThrow();
       expect(await secretsOf(spec.jobId)).toEqual([]);
     });
 
     it('deletes the Secret on cancel', async () => {
-      const spec = runSpec(FOREVER, { secretEnv: { API_KEY: 'cancelled' } });
-      const { io, started, abort } = runIO();
+      const spec = kubeletRunSpec(FOREVER, { secretEnv: { API_KEY: 'cancelled' } });
+      const { io, started, abort } = recordingRunIO();
       const running = runtime.run(spec, io);
       await waitFor(() => started.length > 0, { timeoutMs: 30_000, what: 'container running' });
       expect(await secretsOf(spec.jobId)).toHaveLength(1);
@@ -374,7 +338,7 @@ describe('KubernetesRuntime against a real control plane', () => {
     });
 
     it("removeOrphans deletes an older attempt's Secret, even one no Job owns yet", async () => {
-      const spec = runSpec(FOREVER, { secretEnv: { API_KEY: 'older' } });
+      const spec = kubeletRunSpec(FOREVER, { secretEnv: { API_KEY: 'older' } });
       // what an attempt that died between creating its Secret and its Job leaves behind
       await core.createNamespacedSecret({
         namespace: cluster.namespace,
@@ -391,7 +355,9 @@ describe('KubernetesRuntime against a real control plane', () => {
     });
 
     it('re-running the same attempt replaces its left-over Secret', async () => {
-      const spec = runSpec('console.log(process.env.API_KEY)', { secretEnv: { API_KEY: 'second run' } });
+      const spec = kubeletRunSpec('console.log(process.env.API_KEY)', {
+        secretEnv: { API_KEY: 'second run' },
+      });
       await core.createNamespacedSecret({
         namespace: cluster.namespace,
         body: {
@@ -399,7 +365,7 @@ describe('KubernetesRuntime against a real control plane', () => {
           stringData: { API_KEY: 'first run' },
         },
       });
-      const { io, lines } = runIO();
+      const { io, lines } = recordingRunIO();
       const outcome = await runtime.run(spec, io);
       expect(outcome.exitCode).toBe(0);
       expect(lines).toEqual(['second run']);
@@ -407,7 +373,7 @@ describe('KubernetesRuntime against a real control plane', () => {
     });
 
     it('the fake kubelet leaves a container whose Secret is missing waiting (CreateContainerConfigError)', async () => {
-      const spec = runSpec(FOREVER, { secretEnv: { API_KEY: 'nowhere' } });
+      const spec = kubeletRunSpec(FOREVER, { secretEnv: { API_KEY: 'nowhere' } });
       const name = jobName(spec.jobId, 1);
       await batch.createNamespacedJob({
         namespace: cluster.namespace,
@@ -452,6 +418,6 @@ describe('KubernetesRuntime against a real control plane', () => {
     ].join('\n');
     const unreachable = new KubernetesRuntime({ kubeconfig }, { namespace: cluster.namespace });
     await expect(unreachable.ping()).rejects.toThrow();
-    await expect(unreachable.run(runSpec('1'), runIO().io)).rejects.toThrow();
+    await expect(unreachable.run(kubeletRunSpec('1'), recordingRunIO().io)).rejects.toThrow();
   });
 });

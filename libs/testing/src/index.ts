@@ -5,3 +5,4 @@ export * from './fake-llm-provider';
 export * from './docker';
 export * from './fake-kubelet';
 export * from './kubernetes-cluster';
+export * from './kubelet-run';
