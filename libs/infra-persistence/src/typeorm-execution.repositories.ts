@@ -102,6 +102,23 @@ const NEW_JOB_COLUMNS: readonly [keyof NewJobRow, string][] = [
   ['queuedAt', 'timestamptz'],
 ];
 
+/**
+ * The jobs INSERT of createMany, one array parameter per column of NEW_JOB_COLUMNS (a text[] column as
+ * jsonb). ON CONFLICT on the partial unique index: a repeated idempotency key (in an earlier transaction
+ * or earlier in this statement) inserts nothing and the first job is found afterwards.
+ */
+const INSERT_JOBS = (() => {
+  const cols = NEW_JOB_COLUMNS.map(([k]) => columnOf(k)).join(', ');
+  const arrays = NEW_JOB_COLUMNS.map(([, type], i) => `$${i + 1}::${type === 'text[]' ? 'jsonb' : type}[]`);
+  const select = NEW_JOB_COLUMNS.map(([key, type]) =>
+    type === 'text[]' ? `ARRAY(SELECT jsonb_array_elements_text(v.${columnOf(key)}))` : `v.${columnOf(key)}`,
+  );
+  return `INSERT INTO execution_jobs (${cols})
+       SELECT ${select.join(', ')}
+         FROM unnest(${arrays.join(', ')}) AS v(${cols})
+       ON CONFLICT DO NOTHING RETURNING *`;
+})();
+
 /** A multi-row UPDATE … FROM unnest() applies one source row per job; two would make the outcome arbitrary. */
 function assertOnePerJob(changes: readonly { id: string }[]): void {
   if (new Set(changes.map((c) => c.id)).size !== changes.length)
@@ -149,22 +166,7 @@ class TypeormExecutionJobRepository implements ExecutionJobRepository {
         return (type === 'jsonb' || type === 'text[]') && v !== null ? JSON.stringify(v) : v;
       }),
     );
-    const arrays = NEW_JOB_COLUMNS.map(([, type], i) => `$${i + 1}::${type === 'text[]' ? 'jsonb' : type}[]`);
-    const select = NEW_JOB_COLUMNS.map(([key, type]) =>
-      type === 'text[]'
-        ? `ARRAY(SELECT jsonb_array_elements_text(v.${columnOf(key)}))`
-        : `v.${columnOf(key)}`,
-    );
-    // ON CONFLICT on the partial unique index: a repeated idempotency key (in an earlier transaction or
-    // earlier in this statement) inserts nothing and the first job is returned below
-    const inserted = await preparedQuery<Record<string, unknown>[]>(
-      this.em,
-      `INSERT INTO execution_jobs (${NEW_JOB_COLUMNS.map(([k]) => columnOf(k)).join(', ')})
-       SELECT ${select.join(', ')}
-         FROM unnest(${arrays.join(', ')}) AS v(${NEW_JOB_COLUMNS.map(([k]) => columnOf(k)).join(', ')})
-       ON CONFLICT DO NOTHING RETURNING *`,
-      params,
-    );
+    const inserted = await preparedQuery<Record<string, unknown>[]>(this.em, INSERT_JOBS, params);
     const created = new Map(inserted.map((row) => [row['id'] as string, jobRecord(row)]));
     const missing = rows.filter((r) => !created.has(r.id));
     const existing = new Map<string, ExecutionJobRecord>();
