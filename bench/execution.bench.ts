@@ -69,6 +69,8 @@ const CONFIG = {
   workerSlots: 256,
   latencyRatePerS: 100,
   latencySeconds: 20,
+  /** b) context: Redis PINGs back to back, then as many paced at latencyRatePerS (one hop's cost here). */
+  hopRoundTrips: 500,
   dockerRuns: 16,
   dockerImage: 'agentfleet/agent-runtime:dev',
   /** Both processes at warn: at info the worker logs two lines per job and the control plane one per request. */
@@ -604,6 +606,34 @@ async function rawLatency(q: Queue, worker: RawWorker, n: number, ratePerS: numb
   };
 }
 
+/**
+ * What one round trip to Redis costs on this machine, the hop our worker makes between taking a job and
+ * starting it (slot and cancel check) and raw's processor does not: PINGs back to back, and PINGs paced
+ * like b), each after the processes involved have been idle for a while. Wall time per round trip
+ * (performance.now(), µs resolution) and the bench process's CPU per round trip (process.cpuUsage).
+ */
+async function redisHop(redis: Redis, n: number, ratePerS: number) {
+  const measure = async (gapMs: number) => {
+    const ms: number[] = [];
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      if (gapMs) {
+        const wait = t0 + i * gapMs - performance.now();
+        if (wait > 0) await sleep(wait);
+      }
+      const t = performance.now();
+      await redis.ping();
+      ms.push(performance.now() - t);
+    }
+    const cpu = process.cpuUsage(cpu0);
+    return { round_trip_ms: summarize(ms), bench_cpu_us_per_round_trip: (cpu.user + cpu.system) / n };
+  };
+  const backToBack = await measure(0);
+  const paced = await measure(1000 / ratePerS);
+  return { back_to_back: backToBack, paced: { rate_per_s: ratePerS, ...paced } };
+}
+
 // --- Docker ----------------------------------------------------------------------------------------------
 
 interface RunStats {
@@ -860,6 +890,8 @@ export async function run(): Promise<void> {
     log(`b) ours: ${latencyJobs} jobs at ${c.latencyRatePerS}/s done`);
     const rawLat = await rawLatency(rawQueue, rawWorker, latencyJobs, c.latencyRatePerS);
     log(`b) raw: ${latencyJobs} jobs at ${c.latencyRatePerS}/s done`);
+    const hop = await redisHop(redis, c.hopRoundTrips, c.latencyRatePerS);
+    log(`b) one Redis round trip: ${c.hopRoundTrips} back to back and at ${c.latencyRatePerS}/s done`);
     await rawQueue.close();
     rawQueue = undefined;
     await rawWorker.close();
@@ -890,6 +922,7 @@ export async function run(): Promise<void> {
       rawBatched,
       oursLat,
       rawLat,
+      hop,
       batches,
       submits,
       lag,
@@ -924,6 +957,7 @@ export async function run(): Promise<void> {
           ours: oursLat,
           raw: rawLat,
           ratio_p99_ours_vs_raw: oursLat.enqueue_to_start_ms.p99 / rawLat.enqueue_to_start_ms.p99,
+          one_redis_round_trip: hop,
         },
         docker,
         postgres: {
@@ -1018,6 +1052,7 @@ function report(
     submits: Awaited<ReturnType<typeof submitBatches>>;
     lag: ReturnType<typeof summarize>;
     lagPaced: ReturnType<typeof summarize>;
+    hop: Awaited<ReturnType<typeof redisHop>>;
     writes: Awaited<ReturnType<typeof writesPerJob>>;
     versions: { redis: string; postgres: string };
     load: { start: number[]; end: number[] };
@@ -1174,6 +1209,14 @@ function report(
     `add() round trip ${lat(r.rawLat.add_round_trip_ms)}`,
   );
   line('consumer lag per job (paced)', lat(r.lagPaced));
+  const hop = (h: (typeof r.hop)['back_to_back']) =>
+    `${[h.round_trip_ms.p50, h.round_trip_ms.p95, h.round_trip_ms.p99].map((v) => fmt(v, 2)).join(' / ')} ms`;
+  line(
+    `one Redis round trip at ${r.hop.paced.rate_per_s}/s`,
+    hop(r.hop.paced),
+    `the hop ours makes before the start and raw does not (bench PING, p50 / p95 / p99); ` +
+      `back to back ${hop(r.hop.back_to_back)}; bench CPU per round trip ${fmt(r.hop.paced.bench_cpu_us_per_round_trip, 0)} vs ${fmt(r.hop.back_to_back.bench_cpu_us_per_round_trip, 0)} µs`,
+  );
   console.log('');
   console.log(`c) Docker: node -e 0 in ${c.dockerImage}, interleaved`);
   if ('skipped' in r.docker) line('skipped', r.docker.skipped);
