@@ -608,30 +608,27 @@ async function rawLatency(q: Queue, worker: RawWorker, n: number, ratePerS: numb
 
 /**
  * What one round trip to Redis costs on this machine, the hop our worker makes between taking a job and
- * starting it (slot and cancel check) and raw's processor does not: PINGs back to back, and PINGs paced
- * like b), each after the processes involved have been idle for a while. Wall time per round trip
- * (performance.now(), µs resolution) and the bench process's CPU per round trip (process.cpuUsage).
+ * starting it (slot and cancel check) and raw's processor does not: PINGs back to back, then PINGs paced
+ * like b) (idle between them). Wall time per round trip (performance.now(), µs resolution) and the
+ * bench process's CPU per round trip (process.cpuUsage).
  */
 async function redisHop(redis: Redis, n: number, ratePerS: number) {
-  const measure = async (gapMs: number) => {
+  const measure = async (send: (ping: () => Promise<void>) => Promise<void>) => {
     const ms: number[] = [];
     const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) {
-      if (gapMs) {
-        const wait = t0 + i * gapMs - performance.now();
-        if (wait > 0) await sleep(wait);
-      }
+    await send(async () => {
       const t = performance.now();
       await redis.ping();
       ms.push(performance.now() - t);
-    }
+    });
     const cpu = process.cpuUsage(cpu0);
     return { round_trip_ms: summarize(ms), bench_cpu_us_per_round_trip: (cpu.user + cpu.system) / n };
   };
-  const backToBack = await measure(0);
-  const paced = await measure(1000 / ratePerS);
-  return { back_to_back: backToBack, paced: { rate_per_s: ratePerS, ...paced } };
+  const backToBack = await measure(async (ping) => {
+    for (let i = 0; i < n; i++) await ping();
+  });
+  const atRate = await measure((ping) => paced(n, ratePerS, ping));
+  return { back_to_back: backToBack, paced: { rate_per_s: ratePerS, ...atRate } };
 }
 
 // --- Docker ----------------------------------------------------------------------------------------------
