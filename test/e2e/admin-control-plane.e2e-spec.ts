@@ -82,6 +82,8 @@ describe('the control-plane machinery view (HTTP API, real PostgreSQL and Redis)
       { timeoutMs: 10_000, what: 'the replica to take the lock again' },
     );
     expect(back.reaper.holder_id).toBe(back.replica.holder_id);
+    // its own lock, written with the TTL (not a key without expiry)
+    expect(back.reaper.ttl_ms).toBeGreaterThan(0);
   });
 
   it('reports the firehose group: lag, pending, consumers with idle time, the oldest pending entry', async () => {

@@ -38,7 +38,7 @@ export class AdminControlPlaneController {
     description:
       'reaper: the lock key, its holder (a control-plane replica, `host:pid:random`) and the ms left before ' +
       'it expires (null: nobody holds it, or the key has no expiry), and whether the replica that answered ' +
-      'is the leader. job_events: the firehose stream and its consumer group — lag (entries not yet ' +
+      'is the leader (the lock as read names it). job_events: the firehose stream and its consumer group — lag (entries not yet ' +
       'delivered; null when Redis cannot tell), pending (delivered, not acknowledged), the oldest pending ' +
       'entry (its consumer, deliveries, age since written, idle since last delivered; entries idle longer ' +
       'than claim_idle_ms are taken over by a live replica) and each consumer with its pending count and ' +
@@ -56,7 +56,9 @@ export class AdminControlPlaneController {
       this.firehose.oldestPending(),
     ]);
     return {
-      replica: { holder_id: this.reaper.holderId, is_reaper_leader: this.reaper.isLeader },
+      // from the lock just read, not the reaper's own flag: a tick that takes or loses the lock while
+      // the reads run would otherwise answer "leader" next to another holder (or none)
+      replica: { holder_id: this.reaper.holderId, is_reaper_leader: lock.holderId === this.reaper.holderId },
       reaper: {
         lock_key: lock.key,
         holder_id: lock.holderId,
